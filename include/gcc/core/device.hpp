@@ -1,0 +1,58 @@
+// Where a tensor's memory lives: the CPU or a CUDA device. The CUDA backend (include/gcc/cuda)
+// registers its allocator here, so CPU-only builds never need the CUDA headers.
+#pragma once
+#include <cstddef>
+#include <cstdlib>
+#include <string>
+
+#include "error.hpp"
+
+namespace gcc {
+
+enum class DeviceKind : unsigned char { CPU, CUDA };
+
+struct Device {
+  DeviceKind kind = DeviceKind::CPU;
+  int index = 0;
+
+  static Device cpu() { return Device{DeviceKind::CPU, 0}; }
+  static Device cuda(int i = 0) { return Device{DeviceKind::CUDA, i}; }
+  bool is_cpu() const { return kind == DeviceKind::CPU; }
+  bool is_cuda() const { return kind == DeviceKind::CUDA; }
+  bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  std::string str() const { return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index); }
+};
+
+// Allocation hooks per device kind. CPU memory is 64-byte aligned (one cache line, AVX-512 width).
+struct DeviceAllocator {
+  float* (*allocate)(std::size_t numel, int device_index) = nullptr;
+  void (*release)(float* ptr, int device_index) = nullptr;
+};
+
+namespace detail {
+inline float* cpu_allocate(std::size_t numel, int) {
+  if (numel == 0) return nullptr;
+  std::size_t bytes = ((numel * sizeof(float) + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  GCC_CHECK(p != nullptr, "cpu_allocate: out of host memory asking for ", bytes,
+            " bytes; reduce the batch size or the image size");
+  return static_cast<float*>(p);
+}
+inline void cpu_release(float* p, int) { std::free(p); }
+}  // namespace detail
+
+inline DeviceAllocator& cuda_allocator_hook() {
+  static DeviceAllocator hook;  // filled in by include/gcc/cuda/memory.cuh when compiled with nvcc
+  return hook;
+}
+
+inline DeviceAllocator allocator_for(Device d) {
+  if (d.is_cpu()) return DeviceAllocator{&detail::cpu_allocate, &detail::cpu_release};
+  const DeviceAllocator& h = cuda_allocator_hook();
+  GCC_CHECK(h.allocate != nullptr, "allocator_for: no CUDA backend in this build (device ", d.str(),
+            "); build with GCC_WITH_CUDA=ON and include <gcc/cuda.cuh> from a .cu file");
+  return h;
+}
+
+}  // namespace gcc
