@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what gcc-toolkit needs on Debian 12 and is not there yet (idempotent; apt runs only when
+# something is missing). Usage: sh data_scripts/install_deps.sh [--reference]
+#   --reference  also install Debian's python3-torch/-sklearn/-faiss, used only to regenerate test
+#                fixtures and run the comparison benchmarks (never needed to build or test).
+set -eu
+case "${1:-}" in
+  -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+esac
+pkgs="cmake make g++ libopenblas-dev doctest-dev libstb-dev libyaml-cpp-dev zlib1g-dev dataset-fashion-mnist"
+if [ "${1:-}" = "--reference" ]; then
+  pkgs="$pkgs python3 python3-numpy python3-torch python3-sklearn python3-faiss"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "install_deps: everything is installed"
+  exit 0
+fi
+echo "install_deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,142 @@
+// Layers with one input and one output: Conv2d, BatchNorm2d, Linear, ReLU, pooling and Sequential,
+// initialised as SPEC §2 says (Kaiming-normal fan_out for convs, PyTorch's default for Linear).
+#pragma once
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../ops/activation.hpp"
+#include "../ops/batchnorm.hpp"
+#include "../ops/conv.hpp"
+#include "../ops/linear.hpp"
+#include "../ops/pool.hpp"
+#include "../ops/shape.hpp"
+#include "module.hpp"
+
+namespace gcc {
+namespace nn {
+
+class Layer : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+};
+
+// 2-D convolution; weight [out, in, k, k], optional bias [out].
+class Conv2d : public Layer {
+ public:
+  Conv2d(int64_t in, int64_t out, int kernel, int stride, int padding, bool bias, Rng& rng)
+      : stride_(stride), padding_(padding), has_bias_(bias) {
+    Tensor w = Tensor::empty(Shape{out, in, kernel, kernel});
+    rng.fill_normal(w, 0.0, std::sqrt(2.0 / static_cast<double>(out * kernel * kernel)));
+    register_parameter("weight", w);
+    if (bias) {  // PyTorch's default conv bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in * kernel * kernel));
+      Tensor b = Tensor::empty(Shape{out});
+      rng.fill_uniform(b, -bound, bound);
+      register_parameter("bias", b);
+    }
+  }
+  Tensor forward(const Tensor& x) override {
+    Conv2dParams p;
+    p.stride_h = p.stride_w = stride_;
+    p.pad_h = p.pad_w = padding_;
+    return conv2d(x, param(0), has_bias_ ? param(1) : Tensor(), p);
+  }
+  const Tensor& weight() { return param(0); }
+
+ private:
+  int stride_, padding_;
+  bool has_bias_;
+};
+
+// BatchNorm2d with eps 1e-5, momentum 0.1; weight 1, bias 0, running mean 0, running var 1.
+class BatchNorm2d : public Layer {
+ public:
+  explicit BatchNorm2d(int64_t channels, float eps = 1e-5f, float momentum = 0.1f)
+      : eps_(eps), momentum_(momentum) {
+    register_parameter("weight", Tensor::ones(Shape{channels}));
+    register_parameter("bias", Tensor::zeros(Shape{channels}));
+    register_buffer("running_mean", Tensor::zeros(Shape{channels}));
+    register_buffer("running_var", Tensor::ones(Shape{channels}));
+    // PyTorch keeps an int64 counter; stored as float here, converted when checkpoints are written.
+    register_buffer("num_batches_tracked", Tensor::zeros(Shape{1}));
+  }
+  Tensor forward(const Tensor& x) override {
+    if (training()) {
+      Tensor& n = buffer(2);
+      if (n.device().is_cpu()) n.data()[0] += 1.f;
+      else n.copy_from(Tensor::full(Shape{1}, n.to(Device::cpu()).data()[0] + 1.f));
+    }
+    return batchnorm2d(x, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
+  }
+
+ private:
+  float eps_, momentum_;
+};
+
+// y = x W^T + b; weight [out, in] and bias [out] uniform in ±1/sqrt(in) (PyTorch's default).
+class Linear : public Layer {
+ public:
+  Linear(int64_t in, int64_t out, Rng& rng, bool bias = true) : has_bias_(bias) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    Tensor w = Tensor::empty(Shape{out, in});
+    rng.fill_uniform(w, -bound, bound);
+    register_parameter("weight", w);
+    if (bias) {
+      Tensor b = Tensor::empty(Shape{out});
+      rng.fill_uniform(b, -bound, bound);
+      register_parameter("bias", b);
+    }
+  }
+  Tensor forward(const Tensor& x) override { return linear(x, param(0), has_bias_ ? param(1) : Tensor()); }
+
+ private:
+  bool has_bias_;
+};
+
+class ReLU : public Layer {
+ public:
+  Tensor forward(const Tensor& x) override { return relu(x); }
+};
+
+class MaxPool2d : public Layer {
+ public:
+  MaxPool2d(int kernel, int stride, int padding) : k_(kernel), s_(stride), p_(padding) {}
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, k_, s_, p_); }
+
+ private:
+  int k_, s_, p_;
+};
+
+class AvgPool2d : public Layer {
+ public:
+  AvgPool2d(int kernel, int stride) : k_(kernel), s_(stride) {}
+  Tensor forward(const Tensor& x) override { return avg_pool2d(x, k_, s_, 0); }
+
+ private:
+  int k_, s_;
+};
+
+// Children named "0", "1", ... as torch.nn.Sequential names them.
+class Sequential : public Layer {
+ public:
+  template <typename L>
+  L& add(std::shared_ptr<L> layer) {
+    layers_.push_back(layer);
+    return register_module(std::to_string(layers_.size() - 1), layer);
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor y = x;
+    for (auto& l : layers_) y = l->forward(y);
+    return y;
+  }
+  std::size_t size() const { return layers_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<Layer>> layers_;
+};
+
+}  // namespace nn
+}  // namespace gcc
