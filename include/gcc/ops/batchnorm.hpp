@@ -1,0 +1,245 @@
+// Batch normalisation as PyTorch's F.batch_norm: training mode normalises with the batch statistics
+// (biased variance) and updates the running ones (unbiased variance); eval mode uses the running ones.
+#pragma once
+#include <cmath>
+
+#include "dispatch.hpp"
+
+namespace gcc {
+namespace cpu {
+
+// Training forward, per channel over (N, H, W): mean and biased variance in double (two passes),
+// y = (x - mean) / sqrt(var + eps) * weight + bias, and, when the running statistics are defined,
+// running = (1 - momentum) * running + momentum * batch (the variance unbiased, n / (n - 1)).
+// An undefined weight / bias means 1 / 0. Needs n = N*H*W > 1 (the wrapper checks).
+inline void batchnorm2d_forward_train(const Tensor& x /* [N, C, H, W] */,
+                                      const Tensor& weight /* [C], or undefined */,
+                                      const Tensor& bias /* [C], or undefined */,
+                                      const Tensor& running_mean /* [C] updated in place, or undefined */,
+                                      const Tensor& running_var /* [C] updated in place, or undefined */,
+                                      float momentum, float eps, const Tensor& y /* [N, C, H, W] */,
+                                      const Tensor& save_mean /* [C] */,
+                                      const Tensor& save_invstd /* [C] */) {
+  const int64_t N = x.size(0), C = x.size(1), L = x.size(2) * x.size(3);
+  const double n = static_cast<double>(N * L);
+  const float* xp = x.data();
+  float* yp = y.data();
+  const float* wp = weight.defined() ? weight.data() : nullptr;
+  const float* bp = bias.defined() ? bias.data() : nullptr;
+  float* rm = running_mean.defined() ? running_mean.data() : nullptr;
+  float* rv = running_var.defined() ? running_var.data() : nullptr;
+  float* sm = save_mean.data();
+  float* si = save_invstd.data();
+  parallel_for(C, [&](int64_t c) {
+    double sum = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      const float* p = xp + (i * C + c) * L;
+      for (int64_t j = 0; j < L; ++j) sum += p[j];
+    }
+    const double mean = sum / n;
+    double sq = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      const float* p = xp + (i * C + c) * L;
+      for (int64_t j = 0; j < L; ++j) {
+        const double d = p[j] - mean;
+        sq += d * d;
+      }
+    }
+    const double var = sq / n;
+    const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+    sm[c] = static_cast<float>(mean);
+    si[c] = static_cast<float>(invstd);
+    const float fm = static_cast<float>(mean);
+    const float fs = static_cast<float>((wp ? wp[c] : 1.0) * invstd);
+    const float fb = bp ? bp[c] : 0.f;
+    for (int64_t i = 0; i < N; ++i) {
+      const float* p = xp + (i * C + c) * L;
+      float* q = yp + (i * C + c) * L;
+      for (int64_t j = 0; j < L; ++j) q[j] = (p[j] - fm) * fs + fb;
+    }
+    const double m = momentum;
+    if (rm) rm[c] = static_cast<float>((1.0 - m) * rm[c] + m * mean);
+    if (rv) rv[c] = static_cast<float>((1.0 - m) * rv[c] + m * (n > 1 ? var * n / (n - 1) : var));
+  });
+}
+
+// Eval forward: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+inline void batchnorm2d_forward_eval(const Tensor& x /* [N, C, H, W] */,
+                                     const Tensor& weight /* [C], or undefined */,
+                                     const Tensor& bias /* [C], or undefined */,
+                                     const Tensor& running_mean /* [C] */, const Tensor& running_var /* [C] */,
+                                     float eps, const Tensor& y /* [N, C, H, W] */) {
+  const int64_t N = x.size(0), C = x.size(1), L = x.size(2) * x.size(3);
+  const float* xp = x.data();
+  float* yp = y.data();
+  const float* wp = weight.defined() ? weight.data() : nullptr;
+  const float* bp = bias.defined() ? bias.data() : nullptr;
+  const float* rm = running_mean.data();
+  const float* rv = running_var.data();
+  parallel_for(C, [&](int64_t c) {
+    const float fm = rm[c];
+    const float fs = static_cast<float>((wp ? wp[c] : 1.0) / std::sqrt(static_cast<double>(rv[c]) + eps));
+    const float fb = bp ? bp[c] : 0.f;
+    for (int64_t i = 0; i < N; ++i) {
+      const float* p = xp + (i * C + c) * L;
+      float* q = yp + (i * C + c) * L;
+      for (int64_t j = 0; j < L; ++j) q[j] = (p[j] - fm) * fs + fb;
+    }
+  });
+}
+
+// Backward. Training: the full batch-statistics backward with the saved mean / inverse std,
+// gx = w * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)). Eval: the affine backward with the
+// running statistics, gx = w * gy / sqrt(running_var + eps). Both: gweight = sum(gy * xhat),
+// gbias = sum(gy) over (N, H, W). Outputs that are undefined are skipped.
+inline void batchnorm2d_backward(const Tensor& gy /* [N, C, H, W] */, const Tensor& x /* [N, C, H, W] */,
+                                 const Tensor& weight /* [C], or undefined */,
+                                 const Tensor& running_mean /* [C] (eval), or undefined */,
+                                 const Tensor& running_var /* [C] (eval), or undefined */,
+                                 const Tensor& save_mean /* [C] (training), or undefined */,
+                                 const Tensor& save_invstd /* [C] (training), or undefined */,
+                                 bool training, float eps, const Tensor& gx /* [N, C, H, W], or undefined */,
+                                 const Tensor& gweight /* [C], or undefined */,
+                                 const Tensor& gbias /* [C], or undefined */) {
+  const int64_t N = x.size(0), C = x.size(1), L = x.size(2) * x.size(3);
+  const double n = static_cast<double>(N * L);
+  const float* xp = x.data();
+  const float* gp = gy.data();
+  const float* wp = weight.defined() ? weight.data() : nullptr;
+  const float* mp = training ? save_mean.data() : running_mean.data();
+  const float* sp = training ? save_invstd.data() : nullptr;
+  const float* vp = training ? nullptr : running_var.data();
+  float* gxp = gx.defined() ? gx.data() : nullptr;
+  float* gwp = gweight.defined() ? gweight.data() : nullptr;
+  float* gbp = gbias.defined() ? gbias.data() : nullptr;
+  parallel_for(C, [&](int64_t c) {
+    const double mean = mp[c];
+    const double invstd = training ? static_cast<double>(sp[c]) : 1.0 / std::sqrt(static_cast<double>(vp[c]) + eps);
+    double sum_g = 0, dot = 0;  // sum(gy), sum(gy * (x - mean))
+    for (int64_t i = 0; i < N; ++i) {
+      const float* p = xp + (i * C + c) * L;
+      const float* g = gp + (i * C + c) * L;
+      for (int64_t j = 0; j < L; ++j) {
+        sum_g += g[j];
+        dot += g[j] * (p[j] - mean);
+      }
+    }
+    if (gbp) gbp[c] = static_cast<float>(sum_g);
+    if (gwp) gwp[c] = static_cast<float>(dot * invstd);
+    if (!gxp) return;
+    // gx = (gy - gmean - (x - mean) * proj) * a; gmean = proj = 0 in eval mode
+    const float a = static_cast<float>((wp ? wp[c] : 1.0) * invstd);
+    const float fm = static_cast<float>(mean);
+    const float gmean = training ? static_cast<float>(sum_g / n) : 0.f;
+    const float proj = training ? static_cast<float>(dot * invstd * invstd / n) : 0.f;
+    for (int64_t i = 0; i < N; ++i) {
+      const float* p = xp + (i * C + c) * L;
+      const float* g = gp + (i * C + c) * L;
+      float* q = gxp + (i * C + c) * L;
+      for (int64_t j = 0; j < L; ++j) q[j] = (g[j] - gmean - (p[j] - fm) * proj) * a;
+    }
+  });
+}
+
+}  // namespace cpu
+
+GCC_CUDA_SLOT(batchnorm2d_forward_train, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+              const Tensor&, float, float, const Tensor&, const Tensor&, const Tensor&)
+GCC_CUDA_SLOT(batchnorm2d_forward_eval, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+              const Tensor&, float, const Tensor&)
+GCC_CUDA_SLOT(batchnorm2d_backward, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+              const Tensor&, const Tensor&, const Tensor&, bool, float, const Tensor&, const Tensor&,
+              const Tensor&)
+
+namespace detail {
+
+// Batch norm over dimension 1 of x ([N, C], [N, C, L] or [N, C, H, W]); the kernels see x as
+// [N, C, L, 1] with L the product of the trailing dimensions.
+inline Tensor batchnorm_impl(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var, bool training,
+                             float momentum, float eps) {
+  const int64_t N = x.size(0), C = x.size(1);
+  int64_t L = 1;
+  for (int i = 2; i < x.dims(); ++i) L *= x.size(i);
+  auto check_param = [&](const Tensor& p, const char* what) {
+    if (!p.defined()) return;
+    GCC_CHECK(p.dims() == 1 && p.size(0) == C, op, ": ", what, " ", p.shape().str(),
+              " does not match the ", C, " channels of input ", x.shape().str(), " (expected [", C, "])");
+    check_same_device(op, x, p);
+  };
+  check_param(weight, "weight");
+  check_param(bias, "bias");
+  check_param(running_mean, "running_mean");
+  check_param(running_var, "running_var");
+  GCC_CHECK(running_mean.defined() == running_var.defined(), op,
+            ": running_mean and running_var must both be given or both be undefined");
+  GCC_CHECK(!running_mean.defined() || (running_mean.is_contiguous() && running_var.is_contiguous()), op,
+            ": running statistics are updated in place and must be contiguous");
+  GCC_CHECK(training || running_mean.defined(), op,
+            ": eval mode (training=false) needs running_mean and running_var");
+  GCC_CHECK(eps >= 0.f, op, ": eps must be non-negative, got ", eps);
+  GCC_CHECK(!training || N * L > 1, op, ": expected more than 1 value per channel when training, got input ",
+            x.shape().str(), " (N*H*W = ", N * L, "); use a larger batch or eval mode");
+
+  const Shape s4{N, C, L, 1};
+  const Device dev = x.device();
+  const Tensor xc = x.contiguous().detach();
+  const Tensor wc = weight.defined() ? weight.contiguous().detach() : Tensor();
+  const Tensor bc = bias.defined() ? bias.contiguous().detach() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), dev);
+  Tensor save_mean, save_invstd, rm_used, rv_used;
+  if (training) {
+    save_mean = Tensor::empty(Shape{C}, dev);
+    save_invstd = Tensor::empty(Shape{C}, dev);
+    GCC_DISPATCH(batchnorm2d_forward_train, dev, xc.view(s4), wc, bc, running_mean.detach(),
+                 running_var.detach(), momentum, eps, y.view(s4), save_mean, save_invstd);
+  } else {
+    GCC_DISPATCH(batchnorm2d_forward_eval, dev, xc.view(s4), wc, bc, running_mean.detach(),
+                 running_var.detach(), eps, y.view(s4));
+  }
+  if (any_requires_grad(x, weight, bias)) {
+    if (!training) {  // snapshot: a later training forward must not change this node's backward
+      rm_used = running_mean.clone();
+      rv_used = running_var.clone();
+    }
+    Tape::record(y, op, [x, weight, bias, xc, wc, s4, save_mean, save_invstd, rm_used, rv_used, training,
+                         eps](const Tensor& gy) {
+      const Device d = x.device();
+      const Tensor gx = x.requires_grad() ? Tensor::empty(x.shape(), d) : Tensor();
+      const Tensor gw = weight.defined() && weight.requires_grad() ? Tensor::empty(weight.shape(), d) : Tensor();
+      const Tensor gb = bias.defined() && bias.requires_grad() ? Tensor::empty(bias.shape(), d) : Tensor();
+      const Tensor gx4 = gx.defined() ? gx.view(s4) : Tensor();
+      GCC_DISPATCH(batchnorm2d_backward, d, gy.contiguous().view(s4), xc.view(s4), wc, rm_used, rv_used,
+                   save_mean, save_invstd, training, eps, gx4, gw, gb);
+      if (gx.defined()) accumulate_grad_fresh(x, gx);
+      if (gw.defined()) accumulate_grad_fresh(weight, gw);
+      if (gb.defined()) accumulate_grad_fresh(bias, gb);
+    });
+  }
+  return y;
+}
+
+}  // namespace detail
+
+// Batch norm of images x [N, C, H, W] per channel (torch.nn.functional.batch_norm). weight / bias [C]
+// (undefined for no affine transform) receive gradients; running_mean / running_var [C] never do and,
+// in training mode, are updated in place with `momentum` (undefined: not tracked, training only).
+// Training needs more than one value per channel (N*H*W > 1); eval mode works for any batch.
+inline Tensor batchnorm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                          const Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f) {
+  check_dims("batchnorm2d", x, 4, "[N, C, H, W]");
+  return detail::batchnorm_impl("batchnorm2d", x, weight, bias, running_mean, running_var, training, momentum,
+                                eps);
+}
+
+// The same over features: x [N, C] or [N, C, L] (torch.nn.BatchNorm1d).
+inline Tensor batchnorm1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                          const Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f) {
+  GCC_CHECK(x.defined(), "batchnorm1d: input is undefined");
+  GCC_CHECK(x.dims() == 2 || x.dims() == 3, "batchnorm1d: expected a 2-D tensor [N, C] or 3-D [N, C, L], got shape ",
+            x.shape().str());
+  return detail::batchnorm_impl("batchnorm1d", x, weight, bias, running_mean, running_var, training, momentum,
+                                eps);
+}
+
+}  // namespace gcc
