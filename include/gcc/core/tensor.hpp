@@ -88,6 +88,18 @@ inline CopyFn& cuda_copy_hook() {
   static CopyFn fn = nullptr;
   return fn;
 }
+class Tensor;
+// Same-device strided gather (dst contiguous) and fill, registered by the CUDA backend.
+using StridedCopyFn = void (*)(const Tensor& dst, const Tensor& src);
+inline StridedCopyFn& cuda_strided_copy_hook() {
+  static StridedCopyFn fn = nullptr;
+  return fn;
+}
+using FillFn = void (*)(const Tensor& t, float v);
+inline FillFn& cuda_fill_hook() {
+  static FillFn fn = nullptr;
+  return fn;
+}
 
 class Tensor;
 namespace detail {
@@ -309,6 +321,13 @@ inline void Tensor::copy_from(const Tensor& src) const {
     detail::for_each_offset(*this, [&](int64_t k, int64_t off) { dp[off] = tmp[k]; });
     return;
   }
+  if (device() == src.device() && !src.is_contiguous() && is_contiguous()) {
+    StridedCopyFn sfn = cuda_strided_copy_hook();
+    GCC_CHECK(sfn != nullptr, "Tensor::copy_from: no CUDA backend in this build for a strided copy on ",
+              device().str());
+    sfn(*this, src);
+    return;
+  }
   GCC_CHECK(is_contiguous() && src.is_contiguous(), "Tensor::copy_from: copies across devices need "
             "contiguous tensors; call .contiguous() on the source first");
   CopyFn fn = cuda_copy_hook();
@@ -320,13 +339,13 @@ inline void Tensor::copy_from(const Tensor& src) const {
 inline Tensor Tensor::to(Device dev, bool force_copy) const {
   GCC_CHECK(defined(), "Tensor::to: the tensor is undefined");
   if (!force_copy && dev == device()) return *this;
-  Tensor t = empty(shape_, dev);
-  if (!is_contiguous() && !device().is_cpu()) {
-    Tensor c = to(Device::cpu(), true);  // strided device tensor: gather on the host
-    t.copy_from(c);
-  } else {
-    t.copy_from(*this);
+  if (!is_contiguous() && !device().is_cpu()) {  // strided device tensor: gather on its device first
+    Tensor c = empty(shape_, device());
+    c.copy_from(*this);
+    return dev == device() ? c : c.to(dev);
   }
+  Tensor t = empty(shape_, dev);
+  t.copy_from(*this);
   return t;
 }
 
@@ -340,8 +359,9 @@ inline void Tensor::fill(float v) const {
     }
     return;
   }
-  Tensor host = full(shape_, v, Device::cpu());
-  copy_from(host);
+  FillFn fn = cuda_fill_hook();
+  GCC_CHECK(fn != nullptr, "Tensor::fill: no CUDA backend in this build for ", device().str());
+  fn(*this, v);
 }
 
 inline Tensor Tensor::full(const Shape& shape, float value, Device dev) {
