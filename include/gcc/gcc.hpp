@@ -1,5 +1,5 @@
-// gcc-toolkit umbrella header: everything a CPU program needs.
-// CUDA programs (.cu) additionally include <gcc/cuda.cuh>, which registers the CUDA op paths.
+// gcc-toolkit umbrella header: everything a CPU program needs (tensors, autograd, ops, networks,
+// losses, kNN graph, optimisers). CUDA programs (.cu) also include <gcc/cuda.cuh> once.
 #pragma once
 
 #include "core/error.hpp"
@@ -10,5 +10,32 @@
 #include "core/blas.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/parameters.hpp"
+
 #include "ops/dispatch.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/activation.hpp"
+#include "ops/conv.hpp"
+#include "ops/batchnorm.hpp"
+#include "ops/pool.hpp"
+#include "ops/linear.hpp"
+#include "ops/matmul.hpp"
+#include "ops/shape.hpp"
+#include "ops/reduce.hpp"
+#include "ops/softmax.hpp"
+#include "ops/normalize.hpp"
+#include "ops/cross_entropy.hpp"
+
+#include "nn/module.hpp"
+#include "nn/layers.hpp"
+#include "nn/resnet.hpp"
+#include "nn/end2end.hpp"
+
+#include "loss/rgc.hpp"
+#include "loss/agc.hpp"
+#include "loss/confidence_ce.hpp"
+
+#include "graph/knn.hpp"
+#include "graph/feature_memory.hpp"
+
+#include "optim/optimizers.hpp"
+#include "optim/schedule.hpp"

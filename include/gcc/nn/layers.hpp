@@ -60,14 +60,14 @@ class BatchNorm2d : public Layer {
     register_parameter("bias", Tensor::zeros(Shape{channels}));
     register_buffer("running_mean", Tensor::zeros(Shape{channels}));
     register_buffer("running_var", Tensor::ones(Shape{channels}));
-    // PyTorch keeps an int64 counter; stored as float here, converted when checkpoints are written.
-    register_buffer("num_batches_tracked", Tensor::zeros(Shape{1}));
+    // PyTorch keeps a 0-d int64 counter; stored as a 0-d float here, converted when checkpoints are written.
+    register_buffer("num_batches_tracked", Tensor::zeros(Shape{}));
   }
   Tensor forward(const Tensor& x) override {
     if (training()) {
       Tensor& n = buffer(2);
       if (n.device().is_cpu()) n.data()[0] += 1.f;
-      else n.copy_from(Tensor::full(Shape{1}, n.to(Device::cpu()).data()[0] + 1.f));
+      else n.copy_from(Tensor::full(Shape{}, n.item() + 1.f));
     }
     return batchnorm2d(x, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
   }

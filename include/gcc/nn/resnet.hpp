@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../ops/elementwise.hpp"
 #include "layers.hpp"
 
 namespace gcc {
@@ -28,7 +29,7 @@ class BasicBlock : public Layer {
   Tensor forward(const Tensor& x) override {
     Tensor out = relu(bn1_->forward(conv1_->forward(x)));
     out = bn2_->forward(conv2_->forward(out));
-    return relu(add(out, shortcut_ ? shortcut_->forward(x) : x));
+    return relu(gcc::add(out, shortcut_ ? shortcut_->forward(x) : x));
   }
 
  private:
@@ -59,7 +60,7 @@ class Bottleneck : public Layer {
     Tensor out = relu(bn1_->forward(conv1_->forward(x)));
     out = relu(bn2_->forward(conv2_->forward(out)));
     out = bn3_->forward(conv3_->forward(out));
-    return relu(add(out, shortcut_ ? shortcut_->forward(x) : x));
+    return relu(gcc::add(out, shortcut_ ? shortcut_->forward(x) : x));
   }
 
  private:
@@ -135,10 +136,11 @@ class ResNet : public Layer {
     if (cfg_.stem_maxpool) h = max_pool2d(h, 2, 2, 1);
     for (Sequential* s : stages_) h = s->forward(h);
     if (cfg_.final_avgpool == 0) return global_avg_pool2d(h);
+    GCC_CHECK(h.size(2) == cfg_.final_avgpool && h.size(3) == cfg_.final_avgpool, "ResNet: AvgPool ",
+              cfg_.final_avgpool, " needs a ", cfg_.final_avgpool, "x", cfg_.final_avgpool, " map but this input "
+              "leaves ", h.size(2), "x", h.size(3), "; the -stl variants expect 96x96 (AvgPool 7) or 64x64 "
+              "(AvgPool 5) images; set final_avgpool = 0 for global pooling");
     h = avg_pool2d(h, cfg_.final_avgpool, cfg_.final_avgpool, 0);
-    GCC_CHECK(h.size(2) == 1 && h.size(3) == 1, "ResNet: AvgPool ", cfg_.final_avgpool,
-              " leaves a ", h.size(2), "x", h.size(3), " map for this image size; the -stl variants "
-              "expect 96x96 (AvgPool 7) or 64x64 (AvgPool 5) inputs; set final_avgpool = 0 for global pooling");
     return flatten(h);
   }
 

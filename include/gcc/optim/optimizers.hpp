@@ -36,8 +36,8 @@ inline void adam_update(const Tensor& param /* [*] */, const Tensor& grad /* [*]
   const float* g = grad.data();
   float* m = m1.data();
   float* v = m2.data();
-  const float bc1 = 1.f - static_cast<float>(std::pow(static_cast<double>(beta1), static_cast<double>(step)));
-  const float bc2 = 1.f - static_cast<float>(std::pow(static_cast<double>(beta2), static_cast<double>(step)));
+  const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
+  const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
   const float step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
   parallel_for(param.numel(), [&](int64_t i) {
     const float d = g[i] + weight_decay * p[i];
