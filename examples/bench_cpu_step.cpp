@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     for (long i = 0; i < steps; ++i) step();
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
     const double flops = 3 * 2 * macs * static_cast<double>(batch);
+    std::printf("OpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
     std::printf("gcc-toolkit threads=%d: step %.1f ms, %.1f images/s, %.1f GFLOP/s (conv FLOPs x3)\n",
                 gcc::num_threads(), dt * 1e3, static_cast<double>(batch) / dt, flops / dt / 1e9);
   } catch (const gcc::Error& e) {

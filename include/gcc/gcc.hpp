@@ -39,3 +39,7 @@
 
 #include "optim/optimizers.hpp"
 #include "optim/schedule.hpp"
+
+#include "eval/hungarian.hpp"
+#include "eval/metrics.hpp"
+#include "eval/confusion.hpp"
