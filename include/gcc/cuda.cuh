@@ -7,6 +7,17 @@
 #include "cuda/context.cuh"
 #include "cuda/memory.cuh"
 #include "elementwise.cuh"  // kernels/
+#include "softmax.cuh"      // kernels/: softmax, l2_normalize, cross_entropy (+ reduce.cuh)
+#include "contrastive.cuh"  // kernels/: fused RGC loss, xlogx
+#include "knn.cuh"          // kernels/: kNN graph
+#include "cuda/math_mode.cuh"  // set_allow_tf32 (strict FP32 by default)
+#include "cuda/linear.cuh"     // matmul / linear on cuBLAS
+#include "cuda/conv.cuh"       // conv2d on cuDNN
+#include "shape.cuh"           // kernels/: copy_rows (concat0 / slice0)
+#include "batchnorm.cuh"       // kernels/: batch norm
+#include "pool.cuh"            // kernels/: max / avg / global avg pooling
+#include "activation.cuh"      // kernels/: relu
+#include "optim.cuh"           // kernels/: SGD, Adam, EMA updates
 
 namespace gcc {
 namespace cuda {
@@ -28,10 +39,80 @@ inline void register_elementwise() {
   ::gcc::cuda_ops::unary_backward() = &cuda::unary_backward;
 }
 
+// Reductions along a dimension and the row-normalising ops: sum/mean/max, softmax, L2
+// normalisation, cross-entropy (kernels/reduce.cuh, kernels/softmax.cuh).
+inline void register_reductions() {
+  ::gcc::cuda_ops::sum_dim_forward() = &cuda::sum_dim_forward;
+  ::gcc::cuda_ops::sum_dim_backward() = &cuda::sum_dim_backward;
+  ::gcc::cuda_ops::max_dim_forward() = &cuda::max_dim_forward;
+  ::gcc::cuda_ops::max_dim_backward() = &cuda::max_dim_backward;
+  ::gcc::cuda_ops::softmax_forward() = &cuda::softmax_forward;
+  ::gcc::cuda_ops::softmax_backward() = &cuda::softmax_backward;
+  ::gcc::cuda_ops::l2_normalize_forward() = &cuda::l2_normalize_forward;
+  ::gcc::cuda_ops::l2_normalize_backward() = &cuda::l2_normalize_backward;
+  ::gcc::cuda_ops::cross_entropy_forward() = &cuda::cross_entropy_forward;
+  ::gcc::cuda_ops::cross_entropy_backward() = &cuda::cross_entropy_backward;
+}
+
+// The contrastive losses' kernels (kernels/contrastive.cuh) and the kNN graph (kernels/knn.cuh).
+inline void register_losses() {
+  ::gcc::cuda_ops::xlogx_forward() = &cuda::xlogx_forward;
+  ::gcc::cuda_ops::xlogx_backward() = &cuda::xlogx_backward;
+  ::gcc::cuda_ops::rgc_forward() = &cuda::rgc_forward;
+  ::gcc::cuda_ops::rgc_backward() = &cuda::rgc_backward;
+  ::gcc::cuda_knn_topk_hook() = &cuda::knn_topk_inner_product;
+}
+
+// Layers (include/gcc/cuda/linear.cuh, conv.cuh; kernels/shape.cuh, batchnorm.cuh, pool.cuh,
+// activation.cuh) and the optimiser updates (kernels/optim.cuh).
+inline void register_matmul() { ::gcc::cuda_ops::gemm_forward() = &cuda::gemm_forward; }
+inline void register_linear() {
+  ::gcc::cuda_ops::linear_forward() = &cuda::linear_forward;
+  ::gcc::cuda_ops::linear_backward() = &cuda::linear_backward;
+}
+inline void register_shape() { ::gcc::cuda_ops::copy_rows() = &cuda::copy_rows; }
+inline void register_batchnorm() {
+  ::gcc::cuda_ops::batchnorm2d_forward_train() = &cuda::batchnorm2d_forward_train;
+  ::gcc::cuda_ops::batchnorm2d_forward_eval() = &cuda::batchnorm2d_forward_eval;
+  ::gcc::cuda_ops::batchnorm2d_backward() = &cuda::batchnorm2d_backward;
+}
+inline void register_conv() {
+  ::gcc::cuda_ops::conv2d_forward() = &cuda::conv2d_forward;
+  ::gcc::cuda_ops::conv2d_backward_data() = &cuda::conv2d_backward_data;
+  ::gcc::cuda_ops::conv2d_backward_weight() = &cuda::conv2d_backward_weight;
+}
+inline void register_pool() {
+  ::gcc::cuda_ops::max_pool2d_forward() = &cuda::max_pool2d_forward;
+  ::gcc::cuda_ops::max_pool2d_backward() = &cuda::max_pool2d_backward;
+  ::gcc::cuda_ops::avg_pool2d_forward() = &cuda::avg_pool2d_forward;
+  ::gcc::cuda_ops::avg_pool2d_backward() = &cuda::avg_pool2d_backward;
+  ::gcc::cuda_ops::global_avg_pool2d_forward() = &cuda::global_avg_pool2d_forward;
+  ::gcc::cuda_ops::global_avg_pool2d_backward() = &cuda::global_avg_pool2d_backward;
+}
+inline void register_activation() {
+  ::gcc::cuda_ops::relu_forward() = &cuda::relu_forward;
+  ::gcc::cuda_ops::relu_backward() = &cuda::relu_backward;
+}
+inline void register_optim() {
+  ::gcc::cuda_ops::sgd_update() = &cuda::sgd_update;
+  ::gcc::cuda_ops::adam_update() = &cuda::adam_update;
+  ::gcc::cuda_ops::ema_update() = &cuda::ema_update;
+}
+
 // New op families add their register_<family>() call here.
 inline void register_all() {
   register_hooks();
   register_elementwise();
+  register_reductions();
+  register_losses();
+  register_matmul();
+  register_linear();
+  register_shape();
+  register_batchnorm();
+  register_conv();
+  register_pool();
+  register_activation();
+  register_optim();
 }
 
 namespace impl {

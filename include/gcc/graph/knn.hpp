@@ -37,12 +37,26 @@ struct TopK {
 };
 }  // namespace detail
 
+// The CUDA path for features on a CUDA device (kernels/knn.cuh), put here by <gcc/cuda.cuh>'s
+// registration so that this header needs no nvcc; null in CPU-only programs.
+using KnnTopkFn = KnnGraph (*)(const Tensor& features, int64_t k, int64_t block);
+inline KnnTopkFn& cuda_knn_topk_hook() {
+  static KnnTopkFn fn = nullptr;
+  return fn;
+}
+
 // For every row i of `features`, the k rows j (i itself included) with the largest <f_i, f_j>, best
 // first; equal scores rank the smaller index first. Blocks of `block` rows: only blocks (I, J) with
 // I <= J are multiplied (the matrix is symmetric), each updating the rows of I and of J.
 // Memory: block² floats (16 MiB at the default) plus the n·k result.
 inline KnnGraph knn_topk_inner_product(const Tensor& features /* [N, D] */, int64_t k, int64_t block = 2048) {
   check_dims("knn_topk_inner_product", features, 2, "[N, D]");
+  if (features.device().is_cuda()) {
+    const KnnTopkFn fn = cuda_knn_topk_hook();
+    GCC_CHECK(fn != nullptr, "knn_topk_inner_product: no CUDA backend in this build for features on ",
+              features.device().str(), "; include <gcc/cuda.cuh> in a .cu file or move them to the CPU");
+    return fn(features, k, block);
+  }
   const Tensor f = features.to(Device::cpu()).contiguous();
   const int64_t n = f.size(0), d = f.size(1);
   GCC_CHECK(k >= 1 && k <= n, "knn_topk_inner_product: k = ", k, " must be in [1, N = ", n, "]");

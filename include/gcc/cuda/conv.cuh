@@ -1,0 +1,362 @@
+// CUDA versions of cpu::conv2d_forward / conv2d_backward_data / conv2d_backward_weight (ops/conv.hpp)
+// on cuDNN: NCHW float cross-correlation, algorithms chosen once per shape and cached with their descriptors.
+#pragma once
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../ops/conv.hpp"
+#include "channel.cuh"  // kernels/
+#include "context.cuh"
+#include "math_mode.cuh"
+
+namespace gcc {
+namespace cuda {
+
+namespace impl {
+
+// Workspace cap for one convolution algorithm; faster algorithms that want more are skipped.
+constexpr std::size_t kConvMaxWorkspaceBytes = std::size_t(1) << 30;
+
+// Owning cuDNN descriptors (destroyed if building a plan fails half-way; cached plans live on).
+struct TensorDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  TensorDesc() { GCC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
+  ~TensorDesc() { if (d) (void)cudnnDestroyTensorDescriptor(d); }
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+};
+struct FilterDesc {
+  cudnnFilterDescriptor_t d = nullptr;
+  FilterDesc() { GCC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d)); }
+  ~FilterDesc() { if (d) (void)cudnnDestroyFilterDescriptor(d); }
+  FilterDesc(const FilterDesc&) = delete;
+  FilterDesc& operator=(const FilterDesc&) = delete;
+};
+struct ConvDesc {
+  cudnnConvolutionDescriptor_t d = nullptr;
+  ConvDesc() { GCC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d)); }
+  ~ConvDesc() { if (d) (void)cudnnDestroyConvolutionDescriptor(d); }
+  ConvDesc(const ConvDesc&) = delete;
+  ConvDesc& operator=(const ConvDesc&) = delete;
+};
+
+// One convolution shape: its descriptors and, once each direction has run, that direction's algorithm,
+// workspace size and math type (one convolution descriptor per direction, since the math type lives
+// in the descriptor and the chosen algorithms may differ in it).
+struct ConvPlanCuda {
+  TensorDesc x, y;  // [N, C, H, W], [N, Co, Ho, Wo]
+  FilterDesc w;     // [Co, C, kh, kw]
+  ConvDesc fwd, bwd_data, bwd_filter;
+  bool fwd_ready = false, bwd_data_ready = false, bwd_filter_ready = false;
+  cudnnConvolutionFwdAlgo_t fwd_algo{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
+  std::size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+};
+
+// device, N, C, H, W, Co, kh, kw, sh, sw, ph, pw, tf32
+using ConvKey = std::array<int64_t, 13>;
+
+struct ConvCache {
+  std::mutex mu;
+  std::map<ConvKey, std::unique_ptr<ConvPlanCuda>> plans;
+};
+// Never destroyed (like the contexts): cuDNN may already be unloading when static destructors run.
+inline ConvCache& conv_cache() {
+  static ConvCache* c = new ConvCache();
+  return *c;
+}
+
+inline int to_int(int64_t v, const char* what) {
+  GCC_CHECK(v >= 0 && v <= INT_MAX, "conv2d (CUDA): ", what, " = ", v, " exceeds cuDNN's 32-bit limit");
+  return static_cast<int>(v);
+}
+
+inline void set_conv_desc(cudnnConvolutionDescriptor_t d, const detail::ConvShape& s, cudnnMathType_t math) {
+  GCC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, to_int(s.ph, "pad_h"), to_int(s.pw, "pad_w"),
+                                                  to_int(s.sh, "stride_h"), to_int(s.sw, "stride_w"), 1, 1,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  GCC_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
+}
+
+// The cached plan of shape s on device dev (descriptors only; algorithms are picked per direction).
+// The caller holds conv_cache().mu.
+inline ConvPlanCuda& conv_plan_locked(int dev, const detail::ConvShape& s, bool tf32) {
+  const ConvKey key{dev, s.N, s.C, s.H, s.W, s.Co, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, tf32 ? 1 : 0};
+  auto& plans = conv_cache().plans;
+  auto it = plans.find(key);
+  if (it != plans.end()) return *it->second;
+  for (int64_t numel : {s.N * s.C * s.H * s.W, s.N * s.Co * s.Ho * s.Wo, s.Co * s.C * s.kh * s.kw})
+    to_int(numel, "tensor size");
+  auto p = std::make_unique<ConvPlanCuda>();
+  GCC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x.d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, to_int(s.N, "N"),
+                                             to_int(s.C, "C"), to_int(s.H, "H"), to_int(s.W, "W")));
+  GCC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y.d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, to_int(s.N, "N"),
+                                             to_int(s.Co, "Co"), to_int(s.Ho, "Ho"), to_int(s.Wo, "Wo")));
+  GCC_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(s.Co, "Co"),
+                                             to_int(s.C, "C"), to_int(s.kh, "kh"), to_int(s.kw, "kw")));
+  const cudnnMathType_t math = tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  for (ConvDesc* d : {&p->fwd, &p->bwd_data, &p->bwd_filter}) set_conv_desc(d->d, s, math);
+  int n = 0, c = 0, h = 0, w = 0;
+  GCC_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->fwd.d, p->x.d, p->w.d, &n, &c, &h, &w));
+  GCC_CHECK(n == s.N && c == s.Co && h == s.Ho && w == s.Wo, "conv2d (CUDA): cuDNN computes output [", n, ", ", c,
+            ", ", h, ", ", w, "] for input [", s.N, ", ", s.C, ", ", s.H, ", ", s.W, "], weight [", s.Co, ", ", s.C,
+            ", ", s.kh, ", ", s.kw, "]; the output tensor is [", s.N, ", ", s.Co, ", ", s.Ho, ", ", s.Wo, "]");
+  ConvPlanCuda& ref = *p;
+  plans.emplace(key, std::move(p));
+  return ref;
+}
+
+// Picks the first of cuDNN's heuristic candidates (best first) that is supported with the descriptor's
+// math type, fits the workspace cap and, in a first round, is deterministic (bitwise reproducible
+// results, e.g. no atomics in backward-filter). With TF32 off the descriptor stays CUDNN_FMA_MATH, so
+// only FMA kernels can run; with TF32 on it takes the candidate's math type (as PyTorch does).
+// `workspace_of(algo, bytes)` returns false when the algorithm is not supported.
+template <typename Perf, typename Algo, typename WorkspaceOf>
+bool pick_conv_algo(const std::vector<Perf>& perf, int count, cudnnConvolutionDescriptor_t desc, bool tf32,
+                    WorkspaceOf&& workspace_of, Algo& algo, std::size_t& ws) {
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < count; ++i) {
+      const Perf& pf = perf[static_cast<std::size_t>(i)];
+      if (pf.status != CUDNN_STATUS_SUCCESS) continue;
+      if (round == 0 && pf.determinism != CUDNN_DETERMINISTIC) continue;
+      if (tf32) GCC_CUDNN_CHECK(cudnnSetConvolutionMathType(desc, pf.mathType));
+      std::size_t bytes = 0;
+      if (!workspace_of(pf.algo, bytes) || bytes > kConvMaxWorkspaceBytes) continue;
+      algo = pf.algo;
+      ws = bytes;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The general algorithms, used when no heuristic candidate qualifies or the chosen one turns out to be
+// unsupported at run time: implicit GEMM forward, ALGO_1 backward (both deterministic, FMA-capable).
+inline void conv_fallback_forward(cudnnHandle_t h, ConvPlanCuda& p, bool tf32) {
+  p.fwd_algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  GCC_CUDNN_CHECK(cudnnSetConvolutionMathType(p.fwd.d, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  GCC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x.d, p.w.d, p.fwd.d, p.y.d, p.fwd_algo, &p.fwd_ws));
+}
+inline void conv_fallback_backward_data(cudnnHandle_t h, ConvPlanCuda& p, bool tf32) {
+  p.bwd_data_algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+  GCC_CUDNN_CHECK(cudnnSetConvolutionMathType(p.bwd_data.d, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, p.bwd_data_algo,
+                                                               &p.bwd_data_ws));
+}
+inline void conv_fallback_backward_filter(cudnnHandle_t h, ConvPlanCuda& p, bool tf32) {
+  p.bwd_filter_algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+  GCC_CUDNN_CHECK(cudnnSetConvolutionMathType(p.bwd_filter.d, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d,
+                                                                 p.bwd_filter_algo, &p.bwd_filter_ws));
+}
+
+// Throws like GCC_CUDNN_CHECK for a status already in hand.
+inline void cudnn_check_status(cudnnStatus_t st, const char* call, const char* file, int line) {
+  if (st == CUDNN_STATUS_SUCCESS) return;
+  const std::string msg = cudnn_last_message();
+  ::gcc::detail::throw_error(file, line, "cuDNN call `", call, "` failed: ", cudnnGetErrorString(st),
+                             msg.empty() ? "" : " (", msg, msg.empty() ? "" : ")");
+}
+
+// Runs `call(algo, workspace, bytes)` with the plan's algorithm; if cuDNN answers NOT_SUPPORTED for a
+// heuristic pick, the plan switches to the general algorithm (kept for later calls) and runs again.
+template <typename Algo, typename Call, typename Fallback>
+void run_conv(Context& ctx, Algo& algo, std::size_t& ws_bytes, Algo general, Call&& call, Fallback&& fallback,
+              const char* what) {
+  cudnnStatus_t st = call(algo, ws_bytes ? ctx.workspace(ws_bytes) : nullptr, ws_bytes);
+  if (st == CUDNN_STATUS_NOT_SUPPORTED && algo != general) {
+    (void)cudnn_last_message();  // clear the message of the failed attempt
+    fallback();
+    st = call(algo, ws_bytes ? ctx.workspace(ws_bytes) : nullptr, ws_bytes);
+  }
+  cudnn_check_status(st, what, __FILE__, __LINE__);
+}
+
+inline void conv_pick_forward(cudnnHandle_t h, ConvPlanCuda& p, bool tf32) {
+  int max_count = 0, count = 0;
+  GCC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
+  GCC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.d, p.w.d, p.fwd.d, p.y.d, max_count, &count,
+                                                         perf.data()));
+  auto ws_of = [&](cudnnConvolutionFwdAlgo_t a, std::size_t& bytes) {
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.d, p.w.d, p.fwd.d, p.y.d, a, &bytes) ==
+           CUDNN_STATUS_SUCCESS;
+  };
+  if (!pick_conv_algo(perf, count, p.fwd.d, tf32, ws_of, p.fwd_algo, p.fwd_ws)) conv_fallback_forward(h, p, tf32);
+  p.fwd_ready = true;
+}
+
+inline void conv_pick_backward_data(cudnnHandle_t h, ConvPlanCuda& p, bool tf32) {
+  int max_count = 0, count = 0;
+  GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
+  GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, max_count,
+                                                              &count, perf.data()));
+  auto ws_of = [&](cudnnConvolutionBwdDataAlgo_t a, std::size_t& bytes) {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, a, &bytes) ==
+           CUDNN_STATUS_SUCCESS;
+  };
+  if (!pick_conv_algo(perf, count, p.bwd_data.d, tf32, ws_of, p.bwd_data_algo, p.bwd_data_ws))
+    conv_fallback_backward_data(h, p, tf32);
+  p.bwd_data_ready = true;
+}
+
+inline void conv_pick_backward_filter(cudnnHandle_t h, ConvPlanCuda& p, bool tf32) {
+  int max_count = 0, count = 0;
+  GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
+  GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d, max_count,
+                                                                &count, perf.data()));
+  auto ws_of = [&](cudnnConvolutionBwdFilterAlgo_t a, std::size_t& bytes) {
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d, a, &bytes) ==
+           CUDNN_STATUS_SUCCESS;
+  };
+  if (!pick_conv_algo(perf, count, p.bwd_filter.d, tf32, ws_of, p.bwd_filter_algo, p.bwd_filter_ws))
+    conv_fallback_backward_filter(h, p, tf32);
+  p.bwd_filter_ready = true;
+}
+
+inline void conv_check(const char* op, const Tensor& t, const char* what, int dev, int dims) {
+  GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
+  GCC_CHECK(t.device().is_cuda() && t.device().index == dev, op, ": ", what, " of shape ", t.shape().str(),
+            " is on ", t.device().str(), ", expected cuda:", dev);
+  GCC_CHECK(t.is_contiguous(), op, ": ", what, " of shape ", t.shape().str(), " must be contiguous");
+  GCC_CHECK(t.dims() == dims, op, ": ", what, " must be ", dims, "-D, got shape ", t.shape().str());
+}
+
+inline void conv_check_shape(const char* op, const detail::ConvShape& s, const Tensor& w) {
+  GCC_CHECK(w.size(1) == s.C, op, ": weight ", w.shape().str(), " expects ", w.size(1), " input channels, input has ",
+            s.C);
+  GCC_CHECK(s.Ho == detail::conv_out_size(s.H, s.kh, s.sh, s.ph) && s.Wo == detail::conv_out_size(s.W, s.kw, s.sw, s.pw),
+            op, ": output ", s.Ho, "x", s.Wo, " does not follow from input ", s.H, "x", s.W, ", kernel ", s.kh, "x",
+            s.kw, ", stride (", s.sh, ", ", s.sw, "), padding (", s.ph, ", ", s.pw, ")");
+}
+
+}  // namespace impl
+
+// y = conv(x, w) + bias (cross-correlation, as PyTorch's conv2d).
+inline void conv2d_forward(const Tensor& x /* [N, C, H, W] */, const Tensor& w /* [Co, C, kh, kw] */,
+                           const Tensor& bias /* [Co] or undefined */, const Tensor& y /* [N, Co, Ho, Wo] */,
+                           Conv2dParams p) {
+  const char* op = "conv2d_forward";
+  const int dev = impl::cuda_device_of(op, y);
+  impl::conv_check(op, x, "input", dev, 4);
+  impl::conv_check(op, w, "weight", dev, 4);
+  impl::conv_check(op, y, "output", dev, 4);
+  const detail::ConvShape s = detail::conv_shape(x, w, y, p);
+  impl::conv_check_shape(op, s, w);
+  GCC_CHECK(y.size(0) == s.N && y.size(1) == s.Co, op, ": output ", y.shape().str(), " for input ", x.shape().str(),
+            " and weight ", w.shape().str());
+  if (bias.defined()) {
+    impl::conv_check(op, bias, "bias", dev, 1);
+    GCC_CHECK(bias.size(0) == s.Co, op, ": bias ", bias.shape().str(), " for ", s.Co, " output channels");
+  }
+  if (y.numel() == 0) return;
+  Context& ctx = context(dev);
+  DeviceGuard guard(dev);
+  if (s.C == 0) {  // an empty sum: y = bias (or 0)
+    GCC_CUDA_CHECK(cudaMemsetAsync(y.data(), 0, static_cast<std::size_t>(y.numel()) * sizeof(float), ctx.stream()));
+  } else {
+    cudnnHandle_t h = ctx.cudnn();
+    const bool tf32 = allow_tf32();
+    std::lock_guard<std::mutex> lock(impl::conv_cache().mu);
+    impl::ConvPlanCuda& plan = impl::conv_plan_locked(dev, s, tf32);
+    if (!plan.fwd_ready) impl::conv_pick_forward(h, plan, tf32);
+    const float alpha = 1.f, beta = 0.f;
+    impl::run_conv(
+        ctx, plan.fwd_algo, plan.fwd_ws, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+        [&](cudnnConvolutionFwdAlgo_t algo, void* ws, std::size_t bytes) {
+          return cudnnConvolutionForward(h, &alpha, plan.x.d, x.data(), plan.w.d, w.data(), plan.fwd.d, algo, ws,
+                                         bytes, &beta, plan.y.d, y.data());
+        },
+        [&] { impl::conv_fallback_forward(h, plan, tf32); }, "cudnnConvolutionForward");
+  }
+  if (bias.defined()) impl::add_channel_bias(ctx, y.data(), bias.data(), s.N, s.Co, s.L());
+}
+
+// gx = d(conv)/dx applied to gy (overwrites gx).
+inline void conv2d_backward_data(const Tensor& gy /* [N, Co, Ho, Wo] */, const Tensor& w /* [Co, C, kh, kw] */,
+                                 const Tensor& gx /* [N, C, H, W], overwritten */, Conv2dParams p) {
+  const char* op = "conv2d_backward_data";
+  const int dev = impl::cuda_device_of(op, gx);
+  impl::conv_check(op, gy, "output gradient", dev, 4);
+  impl::conv_check(op, w, "weight", dev, 4);
+  impl::conv_check(op, gx, "input gradient", dev, 4);
+  const detail::ConvShape s = detail::conv_shape(gx, w, gy, p);
+  impl::conv_check_shape(op, s, w);
+  GCC_CHECK(gy.size(0) == s.N && gy.size(1) == s.Co, op, ": output gradient ", gy.shape().str(), " for input ",
+            gx.shape().str(), " and weight ", w.shape().str());
+  if (gx.numel() == 0) return;
+  Context& ctx = context(dev);
+  DeviceGuard guard(dev);
+  if (gy.numel() == 0) {  // no output depends on x
+    GCC_CUDA_CHECK(cudaMemsetAsync(gx.data(), 0, static_cast<std::size_t>(gx.numel()) * sizeof(float), ctx.stream()));
+    return;
+  }
+  cudnnHandle_t h = ctx.cudnn();
+  const bool tf32 = allow_tf32();
+  std::lock_guard<std::mutex> lock(impl::conv_cache().mu);
+  impl::ConvPlanCuda& plan = impl::conv_plan_locked(dev, s, tf32);
+  if (!plan.bwd_data_ready) impl::conv_pick_backward_data(h, plan, tf32);
+  const float alpha = 1.f, beta = 0.f;
+  impl::run_conv(
+      ctx, plan.bwd_data_algo, plan.bwd_data_ws, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+      [&](cudnnConvolutionBwdDataAlgo_t algo, void* ws, std::size_t bytes) {
+        return cudnnConvolutionBackwardData(h, &alpha, plan.w.d, w.data(), plan.y.d, gy.data(), plan.bwd_data.d, algo,
+                                            ws, bytes, &beta, plan.x.d, gx.data());
+      },
+      [&] { impl::conv_fallback_backward_data(h, plan, tf32); }, "cudnnConvolutionBackwardData");
+}
+
+// gw = sum over images and positions of gy ⊗ the input patches; gb = gy summed over (N, Ho, Wo)
+// (deterministic, in double). Both overwritten; either may be undefined.
+inline void conv2d_backward_weight(const Tensor& x /* [N, C, H, W] */, const Tensor& gy /* [N, Co, Ho, Wo] */,
+                                   const Tensor& gw /* [Co, C, kh, kw] or undefined, overwritten */,
+                                   const Tensor& gb /* [Co] or undefined, overwritten */, Conv2dParams p) {
+  const char* op = "conv2d_backward_weight";
+  const int dev = impl::cuda_device_of(op, gy);
+  impl::conv_check(op, gy, "output gradient", dev, 4);
+  const int64_t N = gy.size(0), Co = gy.size(1), L = gy.size(2) * gy.size(3);
+  Context& ctx = context(dev);
+  DeviceGuard guard(dev);
+  if (gb.defined()) {
+    impl::conv_check(op, gb, "bias gradient", dev, 1);
+    GCC_CHECK(gb.size(0) == Co, op, ": bias gradient ", gb.shape().str(), " for ", Co, " output channels");
+    impl::channel_sum(ctx, gy.data(), gb.data(), N, Co, L);
+  }
+  if (!gw.defined()) return;
+  impl::conv_check(op, x, "input", dev, 4);
+  impl::conv_check(op, gw, "weight gradient", dev, 4);
+  const detail::ConvShape s = detail::conv_shape(x, gw, gy, p);
+  impl::conv_check_shape(op, s, gw);
+  GCC_CHECK(s.N == N && s.Co == Co, op, ": output gradient ", gy.shape().str(), " for input ", x.shape().str(),
+            " and weight ", gw.shape().str());
+  if (gw.numel() == 0) return;
+  if (x.numel() == 0 || gy.numel() == 0) {  // an empty sum
+    GCC_CUDA_CHECK(cudaMemsetAsync(gw.data(), 0, static_cast<std::size_t>(gw.numel()) * sizeof(float), ctx.stream()));
+    return;
+  }
+  cudnnHandle_t h = ctx.cudnn();
+  const bool tf32 = allow_tf32();
+  std::lock_guard<std::mutex> lock(impl::conv_cache().mu);
+  impl::ConvPlanCuda& plan = impl::conv_plan_locked(dev, s, tf32);
+  if (!plan.bwd_filter_ready) impl::conv_pick_backward_filter(h, plan, tf32);
+  const float alpha = 1.f, beta = 0.f;
+  impl::run_conv(
+      ctx, plan.bwd_filter_algo, plan.bwd_filter_ws, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+      [&](cudnnConvolutionBwdFilterAlgo_t algo, void* ws, std::size_t bytes) {
+        return cudnnConvolutionBackwardFilter(h, &alpha, plan.x.d, x.data(), plan.y.d, gy.data(), plan.bwd_filter.d,
+                                              algo, ws, bytes, &beta, plan.w.d, gw.data());
+      },
+      [&] { impl::conv_fallback_backward_filter(h, plan, tf32); }, "cudnnConvolutionBackwardFilter");
+}
+
+}  // namespace cuda
+}  // namespace gcc
