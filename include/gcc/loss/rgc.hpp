@@ -123,17 +123,23 @@ inline Tensor rgc_loss(const Tensor& z /* [b, D] */, const Tensor& z2 /* [b, D] 
   check_same_shape("rgc_loss (z vs z2)", z, z2);
   const int64_t b = z.size(0);
   std::vector<Tensor> parts = {z, z2};
-  Tensor diag = Tensor::ones(Shape{5, b});
+  std::vector<Tensor> diag_rows = {Tensor::ones(Shape{2, b}, z.device())};  // built on z's device
   for (int k = 0; k < 3; ++k) {
     check_same_shape("rgc_loss (z vs neighbour embedding)", z, neighbour_emb[static_cast<std::size_t>(k)]);
     const Tensor& wk = neighbour_w[static_cast<std::size_t>(k)];
     GCC_CHECK(wk.numel() == b, "rgc_loss: neighbour weights ", k, " have shape ", wk.shape().str(),
               ", expected [", b, "]");
-    const Tensor wcol = wk.detach().contiguous().view(Shape{b, 1});
-    parts.push_back(mul(neighbour_emb[static_cast<std::size_t>(k)], wcol));
-    diag.narrow0(2 + k, 3 + k).copy_from(wk.to(Device::cpu()));
+    check_same_device("rgc_loss (z vs neighbour weights)", z, wk);
+    const Tensor wd = wk.detach().contiguous();
+    parts.push_back(mul(neighbour_emb[static_cast<std::size_t>(k)], wd.view(Shape{b, 1})));
+    diag_rows.push_back(wd.view(Shape{1, b}));
   }
-  return rgc_loss_from_contrast(concat0(parts), diag.to(z.device()), tau, false);
+  Tensor diag;
+  {
+    NoGrad ng;
+    diag = concat0(diag_rows);
+  }
+  return rgc_loss_from_contrast(concat0(parts), diag, tau, false);
 }
 
 }  // namespace gcc

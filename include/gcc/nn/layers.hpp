@@ -9,6 +9,7 @@
 #include "../ops/activation.hpp"
 #include "../ops/batchnorm.hpp"
 #include "../ops/conv.hpp"
+#include "../ops/elementwise.hpp"
 #include "../ops/linear.hpp"
 #include "../ops/pool.hpp"
 #include "../ops/shape.hpp"
@@ -64,10 +65,9 @@ class BatchNorm2d : public Layer {
     register_buffer("num_batches_tracked", Tensor::zeros(Shape{}));
   }
   Tensor forward(const Tensor& x) override {
-    if (training()) {
-      Tensor& n = buffer(2);
-      if (n.device().is_cpu()) n.data()[0] += 1.f;
-      else n.copy_from(Tensor::full(Shape{}, n.item() + 1.f));
+    if (training()) {  // num_batches_tracked += 1, on the tensor's device (no host round trip)
+      const Tensor& n = buffer(2);
+      GCC_DISPATCH(unary_forward, n.device(), UnaryOp::AddScalar, 1.f, n, n);
     }
     return batchnorm2d(x, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
   }
