@@ -311,6 +311,8 @@ def main():
     args = ap.parse_args()
 
     device = torch.device(args.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", 0)  # newer torch wants an explicit index in set_device & co.
     if device.type == "cuda" and not torch.cuda.is_available():
         print("bench_torch_gcc_step: SKIPPED -- torch.cuda.is_available() is False")
         return 77

@@ -66,3 +66,26 @@ TEST_CASE("parameter registry keeps names and rejects duplicates") {
                        doctest::Contains("already registered"), gcc::Error);
   CHECK_THROWS_WITH_AS(reg.get("nope"), doctest::Contains("no parameter or buffer named 'nope'"), gcc::Error);
 }
+
+TEST_CASE("independent graphs: the earlier one's backward leaves the later one intact") {
+  Tensor a = Tensor::from_vector({2}, Shape{1}), b = Tensor::from_vector({3}, Shape{1});
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor ya = gcc::mul_scalar(a, 4), yb = gcc::mul(b, b);
+  ya.backward();
+  yb.backward();
+  check_values(a.grad(), {4}, 0, 0, "a");
+  check_values(b.grad(), {6}, 0, 0, "b");
+  CHECK(gcc::Tape::size() == 0);  // the last backward freed everything
+}
+
+TEST_CASE("a later graph that reuses a freed part is an error, not a silent zero") {
+  Tensor w = Tensor::from_vector({2}, Shape{1});
+  w.set_requires_grad(true);
+  Tensor h = gcc::mul_scalar(w, 3);
+  Tensor y1 = gcc::mul_scalar(h, 1);
+  Tensor y2 = gcc::mul_scalar(h, 5);  // recorded after y1, depends on h
+  y1.backward();
+  CHECK_THROWS_WITH_AS(y2.backward(), doctest::Contains("whose part of the graph was freed"), gcc::Error);
+  gcc::Tape::clear();
+}

@@ -43,3 +43,13 @@
 #include "eval/hungarian.hpp"
 #include "eval/metrics.hpp"
 #include "eval/confusion.hpp"
+
+#include "data/dataset.hpp"
+#include "data/cifar.hpp"
+#include "data/stl10.hpp"
+#include "data/idx.hpp"
+#include "data/image_folder.hpp"
+#include "data/imagenet_subset.hpp"
+#include "data/tiny_imagenet.hpp"
+#include "data/loader.hpp"
+#include "data/augment.hpp"

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "gcc/cuda/context.cuh"
+#include "gcc/cuda/memory.cuh"
 
 namespace {
 
@@ -48,5 +49,7 @@ int main(int argc, char** argv) {
     }
     print_device();
   }
-  return ctx.run();
+  const int rc = ctx.run();
+  if (!only_lists(argc, argv)) gcc::cuda::empty_cache();  // hand cached blocks back (cleaner leak reports)
+  return rc;
 }

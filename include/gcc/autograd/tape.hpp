@@ -23,8 +23,10 @@ struct AutogradMeta {
 
 struct TapeNode {
   const char* op;                                 // op name, for messages
-  Tensor output;                                  // the tensor this node produced
+  Tensor output;                                  // the tensor this node produced (released when freed)
   std::function<void(const Tensor&)> backward;    // called with d(loss)/d(output)
+  std::shared_ptr<AutogradMeta> meta;             // the output's autograd state, kept after freeing
+  bool freed = false;                             // backward already ran through here
 };
 
 struct TapeState {
@@ -88,7 +90,7 @@ class Tape {
     m.requires_grad = true;
     m.node = static_cast<int64_t>(st.nodes.size());
     m.generation = st.generation;
-    st.nodes.push_back(detail::TapeNode{op, output, std::move(backward)});
+    st.nodes.push_back(detail::TapeNode{op, output, std::move(backward), output.meta(), false});
   }
 
   // Number of nodes recorded since the last backward/clear.
@@ -113,15 +115,24 @@ class Tape {
       accumulate_grad(root, grad_root);
       return;
     }
-    GCC_CHECK(rm.generation == st.generation && rm.node < static_cast<int64_t>(st.nodes.size()),
+    GCC_CHECK(rm.generation == st.generation && rm.node < static_cast<int64_t>(st.nodes.size()) &&
+                  !st.nodes[static_cast<std::size_t>(rm.node)].freed,
               "backward: tensor of shape ", root.shape().str(),
               " was produced on a tape that has been freed (by an earlier backward() or "
               "Tape::clear()); backward can run once per forward pass: run the forward pass again");
     accumulate_grad(root, grad_root);
-    // Walk from the root's node back to the start; nodes recorded after the root are not on its path.
+    // Walk from the root's node back to the start; every node up to the root is freed on the way (its
+    // activations released). Nodes recorded after the root stay, so an independent graph built later
+    // can still be differentiated.
     for (int64_t i = rm.node; i >= 0; --i) {
       detail::TapeNode& n = st.nodes[static_cast<std::size_t>(i)];
-      detail::AutogradMeta& om = *n.output.meta();
+      detail::AutogradMeta& om = *n.meta;
+      if (n.freed) {
+        GCC_CHECK(om.retain_grad || !om.grad.defined(), "backward: the gradient reached the output of '", n.op,
+                  "', whose part of the graph was freed by an earlier backward(); run that forward "
+                  "pass again, or call backward once on the sum of the losses");
+        continue;
+      }
       if (om.grad.defined()) {
         Tensor g = om.grad;
         if (!om.retain_grad) om.grad = Tensor();  // free intermediate gradients as we go
@@ -129,8 +140,9 @@ class Tape {
       }
       n.backward = nullptr;  // release captured activations early
       n.output = Tensor();
+      n.freed = true;
     }
-    clear();
+    if (static_cast<std::size_t>(rm.node) + 1 == st.nodes.size()) clear();  // everything was freed
   }
 };
 

@@ -1,6 +1,7 @@
 // Clustering metrics as the field computes them (SPEC §6): contingency table, Hungarian ACC and its
 // cluster -> class mapping, top-5 ACC through that mapping, NMI and ARI exactly as scikit-learn 1.2.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -192,28 +193,20 @@ inline double top_k_accuracy(const float* probs, int64_t n, int num_clusters, co
   GCC_CHECK(static_cast<int64_t>(mapping.size()) == num_clusters, "top_k_accuracy: mapping has ", mapping.size(),
             " entries for ", num_clusters, " clusters");
   const int kk = k < num_clusters ? k : num_clusters;
-  std::vector<float> best_p(static_cast<std::size_t>(kk));
-  std::vector<int> best_c(static_cast<std::size_t>(kk));
+  std::vector<int> order(static_cast<std::size_t>(num_clusters));
   int64_t hit = 0;
   for (int64_t i = 0; i < n; ++i) {
     const float* row = probs + i * num_clusters;
-    int filled = 0;
     for (int c = 0; c < num_clusters; ++c) {
-      const float v = row[c];
-      GCC_CHECK(std::isfinite(v), "top_k_accuracy: probs[", i, ", ", c, "] = ", v, " is not finite");
-      if (filled == kk && !(v > best_p[static_cast<std::size_t>(kk - 1)])) continue;  // ties keep the lower index
-      int pos = filled < kk ? filled++ : kk - 1;
-      while (pos > 0 && v > best_p[static_cast<std::size_t>(pos - 1)]) {
-        best_p[static_cast<std::size_t>(pos)] = best_p[static_cast<std::size_t>(pos - 1)];
-        best_c[static_cast<std::size_t>(pos)] = best_c[static_cast<std::size_t>(pos - 1)];
-        --pos;
-      }
-      best_p[static_cast<std::size_t>(pos)] = v;
-      best_c[static_cast<std::size_t>(pos)] = c;
+      GCC_CHECK(std::isfinite(row[c]), "top_k_accuracy: probs[", i, ", ", c, "] = ", row[c], " is not finite");
+      order[static_cast<std::size_t>(c)] = c;
     }
+    // The kk most probable clusters, highest first; equal probabilities keep the lower cluster index.
+    std::partial_sort(order.begin(), order.begin() + kk, order.end(),
+                      [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
     const int y = labels[static_cast<std::size_t>(i)];
     for (int j = 0; j < kk; ++j)
-      if (mapping[static_cast<std::size_t>(best_c[static_cast<std::size_t>(j)])] == y) {
+      if (mapping[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])] == y) {
         ++hit;
         break;
       }
