@@ -42,7 +42,14 @@
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_NO_STDIO
+#ifdef __NVCC__  // nvcc's front end has its own diagnostics: stb sets a few variables it never reads
+#pragma nv_diagnostic push
+#pragma nv_diag_suppress 550
+#endif
 #include <stb_image.h>
+#ifdef __NVCC__
+#pragma nv_diagnostic pop
+#endif
 #undef STBI_ONLY_PNG
 #undef STBI_ONLY_JPEG
 #undef STBI_ONLY_BMP
