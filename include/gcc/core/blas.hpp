@@ -32,4 +32,32 @@ inline void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 }
 
 }  // namespace cpu
+
+namespace detail {
+// Makes OpenBLAS single-threaded while alive (the previous count comes back after), for GEMMs issued
+// from inside an OpenMP region where every thread already owns a core: the pthread build of OpenBLAS
+// would otherwise serialise the concurrent calls on its own thread pool, which competes with OpenMP's
+// for the same cores. The OpenMP build of OpenBLAS runs nested calls single-threaded by itself.
+class BlasSingleThread {
+ public:
+  BlasSingleThread() {
+#ifdef OPENBLAS_CONFIG_H
+    if (openblas_get_parallel() == 1) {  // 1: pthreads, 2: OpenMP, 0: sequential
+      prev_ = openblas_get_num_threads();
+      if (prev_ > 1) openblas_set_num_threads(1);
+    }
+#endif
+  }
+  ~BlasSingleThread() {
+#ifdef OPENBLAS_CONFIG_H
+    if (prev_ > 1) openblas_set_num_threads(prev_);
+#endif
+  }
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+
+ private:
+  int prev_ = 0;
+};
+}  // namespace detail
 }  // namespace gcc

@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "../core/blas.hpp"
 #include "../core/parallel.hpp"
 #include "../core/tensor.hpp"
@@ -72,24 +76,41 @@ inline KnnGraph knn_topk_inner_product(const Tensor& features /* [N, D] */, int6
   g.index.assign(static_cast<std::size_t>(n * k), -1);
   g.score.assign(static_cast<std::size_t>(n * k), -INFINITY);
   std::vector<float> sim(static_cast<std::size_t>(block * block));
+  // One OpenMP region per block pair: every thread multiplies its own strip of rows with a
+  // single-threaded sgemm (no OpenBLAS pool competing with OpenMP's threads), then updates the top-k
+  // lists it owns: first its rows of block I, then (I != J) its slice of block J's rows, read as
+  // contiguous row segments of the similarity block.
+  detail::BlasSingleThread single_threaded_blas;
   for (int64_t i0 = 0; i0 < n; i0 += block) {
     const int64_t bi = std::min(block, n - i0);
     for (int64_t j0 = i0; j0 < n; j0 += block) {
       const int64_t bj = std::min(block, n - j0);
-      cpu::sgemm(false, true, bi, bj, d, 1.f, fp + i0 * d, fp + j0 * d, 0.f, sim.data());
-      const float* s = sim.data();
-      parallel_for(bi, [&](int64_t r) {  // rows of block I against the columns of block J
-        float* sc = g.score.data() + (i0 + r) * k;
-        int64_t* id = g.index.data() + (i0 + r) * k;
-        const float* row = s + r * bj;
-        for (int64_t c = 0; c < bj; ++c) detail::TopK::offer(sc, id, k, row[c], j0 + c);
-      }, 16);
-      if (j0 == i0) continue;
-      parallel_for(bj, [&](int64_t c) {  // rows of block J against the columns of block I (transposed)
-        float* sc = g.score.data() + (j0 + c) * k;
-        int64_t* id = g.index.data() + (j0 + c) * k;
-        for (int64_t r = 0; r < bi; ++r) detail::TopK::offer(sc, id, k, s[r * bj + c], i0 + r);
-      }, 16);
+      float* s = sim.data();
+#pragma omp parallel
+      {
+#ifdef _OPENMP
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+        const int64_t nt = 1, t = 0;
+#endif
+        const int64_t r0 = bi * t / nt, r1 = bi * (t + 1) / nt;
+        if (r1 > r0) cpu::sgemm(false, true, r1 - r0, bj, d, 1.f, fp + (i0 + r0) * d, fp + j0 * d, 0.f, s + r0 * bj);
+        for (int64_t r = r0; r < r1; ++r) {  // rows of block I against the columns of block J
+          float* sc = g.score.data() + (i0 + r) * k;
+          int64_t* id = g.index.data() + (i0 + r) * k;
+          const float* row = s + r * bj;
+          for (int64_t c = 0; c < bj; ++c) detail::TopK::offer(sc, id, k, row[c], j0 + c);
+        }
+        if (j0 != i0) {
+#pragma omp barrier
+          const int64_t c0 = bj * t / nt, c1 = bj * (t + 1) / nt;  // rows of block J this thread owns
+          for (int64_t r = 0; r < bi; ++r) {
+            const float* row = s + r * bj;
+            for (int64_t c = c0; c < c1; ++c)
+              detail::TopK::offer(g.score.data() + (j0 + c) * k, g.index.data() + (j0 + c) * k, k, row[c], i0 + r);
+          }
+        }
+      }
     }
   }
   return g;
