@@ -124,14 +124,17 @@ int run(const gcc_examples::Cli& cli) {
   GCC_CHECK(b >= 2 && size >= 8 && width >= 1 && steps >= 1 && warmup >= 1,
             "bench_gcc_step: needs --batch >= 2, --size >= 8, --width >= 1, --steps >= 1, --warmup >= 1");
   gcc::cuda::set_allow_tf32(cli.integer("tf32") != 0);
+  gcc::cuda::set_deterministic(cli.integer("deterministic") != 0);
 
   cudaDeviceProp prop{};
   GCC_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev_index));
   GCC_CUDA_CHECK(cudaSetDevice(dev_index));
   gcc::cuda::Context& ctx = gcc::cuda::context(dev_index);
-  std::printf("device: %s (cuda:%d, %d SMs, %.1f GiB), cuDNN %zu, TF32 %s, OpenMP threads %d\n", prop.name,
-              dev_index, prop.multiProcessorCount, gib(prop.totalGlobalMem), cudnnGetVersion(),
-              gcc::cuda::allow_tf32() ? "on" : "off (strict FP32)", gcc::num_threads());
+  std::printf("device: %s (cuda:%d, %d SMs, %.1f GiB), cuDNN %zu, TF32 %s, cuDNN algorithms %s, OpenMP "
+              "threads %d\n",
+              prop.name, dev_index, prop.multiProcessorCount, gib(prop.totalGlobalMem), cudnnGetVersion(),
+              gcc::cuda::allow_tf32() ? "on" : "off (strict FP32)",
+              gcc::cuda::deterministic() ? "deterministic" : "nondeterministic allowed", gcc::num_threads());
 
   int status = 0;
   if (cli.integer("step") != 0) {
@@ -160,7 +163,7 @@ int run(const gcc_examples::Cli& cli) {
                 static_cast<long long>(b), static_cast<long long>(size), static_cast<long long>(size),
                 static_cast<long long>(6 * b));
 
-    // ---- warmup (cuDNN algorithm choice, allocator and workspace growth) ----
+    // ---- warmup (cuDNN algorithm measurement, allocator and workspace growth) ----
     auto w0 = std::chrono::steady_clock::now();
     for (long i = 0; i < warmup; ++i) step(model, opt, in, b, nullptr);
     gcc::cuda::synchronize();
@@ -207,10 +210,10 @@ int run(const gcc_examples::Cli& cli) {
                 static_cast<double>(after.allocations - before.allocations) / static_cast<double>(done),
                 gib(after.peak_bytes_in_use), static_cast<double>(ws_before) / (1024.0 * 1024.0),
                 static_cast<double>(ws_after) / (1024.0 * 1024.0));
-    std::printf("RESULT gcc_step images_per_s=%.1f ms_per_step=%.2f batch=%lld width=%lld tf32=%d steps=%ld "
-                "malloc_growth=%zu workspace_growth=%d\n",
+    std::printf("RESULT gcc_step images_per_s=%.1f ms_per_step=%.2f batch=%lld width=%lld tf32=%d deterministic=%d "
+                "steps=%ld malloc_growth=%zu workspace_growth=%d\n",
                 ips, ms, static_cast<long long>(b), static_cast<long long>(width), gcc::cuda::allow_tf32() ? 1 : 0,
-                done, grew, ws_after != ws_before ? 1 : 0);
+                gcc::cuda::deterministic() ? 1 : 0, done, grew, ws_after != ws_before ? 1 : 0);
 
     // ---- breakdown: the same steps again with events between the parts ----
     if (breakdown) {
@@ -288,6 +291,8 @@ int main(int argc, char** argv) {
       .opt("time-limit", "40", "stop the timed loop after this many seconds")
       .opt("breakdown", "0", "1: time forward / loss / backward / optimiser separately (a second run)")
       .opt("tf32", "0", "1: allow TF32 tensor-core math in cuBLAS/cuDNN (gcc::cuda::set_allow_tf32)")
+      .opt("deterministic", "1",
+           "0: let cuDNN convolutions use nondeterministic algorithms when faster (gcc::cuda::set_deterministic)")
       .opt("step", "1", "0: skip the training-step benchmark")
       .opt("knn-n", "113000", "kNN benchmark: samples (0 skips it)")
       .opt("knn-dim", "128", "kNN benchmark: feature dimension")

@@ -361,7 +361,8 @@ else
   fi
 fi
 
-# ---- (e) the benchmark: bench_gcc_step beside bench_torch_gcc_step.py (strict FP32, then TF32) ---------
+# ---- (e) the benchmark: bench_gcc_step beside bench_torch_gcc_step.py (strict FP32, then TF32), then ---
+# bench_gcc_step in strict FP32 with nondeterministic cuDNN algorithms allowed (PyTorch's default) ------
 result() {  # result LOG TAG KEY: the value of KEY in the last "RESULT TAG ..." line
   grep -a "^RESULT $2 " "$1" | tail -1 | tr ' ' '\n' | sed -n "s/^$3=//p"
 }
@@ -391,10 +392,10 @@ $(result "$part" "${tag%_step}_breakdown" backward_ms) / SGD $(result "$part" "$
   fi
 }
 if ! selected bench; then
-  for n in bench_gcc bench_torch bench_gcc_tf32 bench_torch_tf32; do row "$n" SKIP 0 "not selected"; done
+  for n in bench_gcc bench_torch bench_gcc_tf32 bench_torch_tf32 bench_gcc_nondet; do row "$n" SKIP 0 "not selected"; done
 elif [ "$HAVE_GPU" = 0 ]; then
   echo "benchmarks not run: no GPU" >>"$LOG_BENCH"
-  for n in bench_gcc bench_torch bench_gcc_tf32 bench_torch_tf32; do row "$n" SKIP 0 "no GPU"; done
+  for n in bench_gcc bench_torch bench_gcc_tf32 bench_torch_tf32 bench_gcc_nondet; do row "$n" SKIP 0 "no GPU"; done
 else
   B=(--batch "$BENCH_BATCH" --steps "$BENCH_STEPS" --time-limit 25)
   if [ -x "$BIN_BENCH" ]; then
@@ -413,6 +414,12 @@ else
   fi
   run "$LOG_BENCH" 60 "$PY" "$ROOT/data_scripts/bench_torch_gcc_step.py" "${B[@]}" --tf32 on --knn-n 0
   bench_row bench_torch_tf32 "$TMP/b4" torch_step
+  if [ -x "$BIN_BENCH" ]; then
+    run "$LOG_BENCH" 60 "$BIN_BENCH" "${B[@]}" --tf32 0 --deterministic 0 --knn-n 0
+    bench_row bench_gcc_nondet "$TMP/b5" gcc_step
+  else
+    row bench_gcc_nondet FAIL 0 "bench_gcc_step was not built"
+  fi
 fi
 
 # ---- (f) summary --------------------------------------------------------------------------------------
@@ -435,6 +442,8 @@ ratio() {  # ratio A B: A / B with two decimals, or "n/a"
     g1=$(result "$TMP/b1" gcc_step images_per_s 2>/dev/null); t1=$(result "$TMP/b2" torch_step images_per_s 2>/dev/null)
     g3=$(result "$TMP/b3" gcc_step images_per_s 2>/dev/null); t4=$(result "$TMP/b4" torch_step images_per_s 2>/dev/null)
     echo "phase-2 step, batch $BENCH_BATCH (6 x $BENCH_BATCH images/step): gcc / torch images/s = $(ratio "$g1" "$t1") (strict FP32), $(ratio "$g3" "$t4") (TF32)"
+    g5=$(result "$TMP/b5" gcc_step images_per_s 2>/dev/null)
+    echo "strict FP32 with nondeterministic cuDNN algorithms allowed (torch's default): gcc / torch images/s = $(ratio "$g5" "$t1")"
     gk=$(result "$TMP/b1" gcc_knn knn_ms 2>/dev/null); tk=$(result "$TMP/b2" torch_knn knn_ms 2>/dev/null)
     echo "kNN ${KNN_N} x 128, top-6: gcc ${gk:-n/a} ms, torch ${tk:-n/a} ms"
   fi
