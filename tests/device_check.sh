@@ -8,7 +8,7 @@
 #   bash tests/device_check.sh OUTDIR        run the check; OUTDIR gets env.log build.log tests.log
 #                                            memcheck.log bench.log summary.md (6 files, nothing deeper)
 #   bash tests/device_check.sh --pack-deps   run HERE (Debian, with the deps installed) beforehand: writes
-#                                            build-devdeps/gcc-devdeps.tar.gz (OpenBLAS, doctest, stb, zlib
+#                                            build-devdeps/gcc-devdeps.tar.gz (OpenBLAS, doctest, stb, zlib, yaml-cpp
 #                                            headers and libraries, ~12 MB) for a GPU machine that lacks them; carry
 #                                            build-devdeps there. The check unpacks it only if something is missing.
 #   bash tests/device_check.sh --help
@@ -78,6 +78,16 @@ pack_deps() {
   mkdir -p "$stage/lib-link"
   cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libz.so.1)" "$stage/lib-link/libz.so.1"
   ln -s libz.so.1 "$stage/lib-link/libz.so"
+  # yaml-cpp (io/config.hpp): headers, the shared library and its CMake package (prefix-relative).
+  [ -f /usr/include/yaml-cpp/yaml.h ] || { echo "pack-deps: yaml-cpp missing (libyaml-cpp-dev)" >&2; return 1; }
+  cp -r /usr/include/yaml-cpp "$stage/include/yaml-cpp"
+  mkdir -p "$stage/lib/x86_64-linux-gnu/cmake"
+  cp -r /usr/lib/x86_64-linux-gnu/cmake/yaml-cpp "$stage/lib/x86_64-linux-gnu/cmake/"
+  local ylib
+  ylib=$(readlink -f /usr/lib/x86_64-linux-gnu/libyaml-cpp.so)
+  cp "$ylib" "$stage/lib/x86_64-linux-gnu/"
+  ln -s "$(basename "$ylib")" "$stage/lib/x86_64-linux-gnu/libyaml-cpp.so.0.7"
+  ln -s "$(basename "$ylib")" "$stage/lib/x86_64-linux-gnu/libyaml-cpp.so"
   tar -C "$stage" -czf "$DEPS_TAR" . && rm -rf "$stage"
   echo "pack-deps: wrote $DEPS_TAR ($(du -h "$DEPS_TAR" | cut -f1)); carry build-devdeps to the GPU machine"
 }
@@ -225,6 +235,7 @@ any_exists /usr/lib/cmake/doctest /usr/local/lib/cmake/doctest /usr/lib/x86_64-l
   /usr/share/doctest || MISSING="$MISSING doctest"
 any_exists /usr/include/stb/stb_image.h || MISSING="$MISSING stb"
 any_exists /usr/include/zlib.h /usr/local/include/zlib.h || MISSING="$MISSING zlib"
+any_exists /usr/include/yaml-cpp/yaml.h /usr/local/include/yaml-cpp/yaml.h || MISSING="$MISSING yaml-cpp"
 DEPS_NOTE="system"
 if [ -n "$MISSING" ]; then
   if [ -f "$DEPS_TAR" ]; then
@@ -233,7 +244,7 @@ if [ -n "$MISSING" ]; then
     export CMAKE_PREFIX_PATH="$D${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
     export CMAKE_INCLUDE_PATH="$D/include:$D/include/stb${CMAKE_INCLUDE_PATH:+:$CMAKE_INCLUDE_PATH}"
     export CMAKE_LIBRARY_PATH="$D/lib:$D/lib-link${CMAKE_LIBRARY_PATH:+:$CMAKE_LIBRARY_PATH}"
-    export LD_LIBRARY_PATH="$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH="$D/lib:$D/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     DEPS_NOTE="missing:$MISSING -> unpacked build-devdeps/gcc-devdeps.tar.gz into $D"
   else
     DEPS_NOTE="missing:$MISSING, and no build-devdeps/gcc-devdeps.tar.gz (make it with --pack-deps and carry it)"
@@ -251,7 +262,7 @@ fi
   echo "## dependencies"
   echo "cuDNN: CUDNN_ROOT=${CUDNN_ROOT:-<unset>} (from $CUDNN_FROM)"
   echo "cuBLAS: CUBLAS_ROOT=${CUBLAS_ROOT:-<unset>} (from $CUBLAS_FROM)"
-  echo "OpenBLAS/doctest/stb/zlib: $DEPS_NOTE"
+  echo "OpenBLAS/doctest/stb/zlib/yaml-cpp: $DEPS_NOTE"
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   echo "GPU present: $HAVE_GPU ${GPU_NAME:+($GPU_NAME)}"
 } >>"$LOG_ENV" 2>&1

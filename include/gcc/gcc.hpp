@@ -53,3 +53,11 @@
 #include "data/tiny_imagenet.hpp"
 #include "data/loader.hpp"
 #include "data/augment.hpp"
+
+#include "io/atomic_file.hpp"
+#include "io/json.hpp"
+#include "io/safetensors.hpp"
+#include "io/checkpoint.hpp"
+#include "io/npy.hpp"
+#include "io/metrics_log.hpp"
+#include "io/config.hpp"

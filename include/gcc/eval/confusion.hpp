@@ -1,8 +1,6 @@
 // Confusion matrix of mapped clusters vs classes (rows: true class, columns: predicted class) as CSV and
 // as a row-normalised PNG heat-map (stb_image_write); both files are written atomically (temp + rename).
 #pragma once
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -11,10 +9,8 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "../core/error.hpp"
+#include "../io/atomic_file.hpp"
 #include "metrics.hpp"
 
 // stb_image_write (Debian libstb-dev), compiled into each translation unit that includes this header with
@@ -82,59 +78,6 @@ inline std::string csv_field(const std::string& s) {  // RFC 4180 quoting where 
   return q + "\"";
 }
 
-// Writes bytes to `path` via a temporary file in the same directory ("<path>.tmp.<pid>.<n>", created
-// exclusively with mode 0666 minus the umask), fsync and rename, so readers see either the old file or
-// the complete new one; the directory is synced after the rename where possible. Errors name the path
-// and the system's reason, and remove the temporary file.
-inline void write_file_atomically(const std::string& path, const void* data, std::size_t size, const char* op) {
-  GCC_CHECK(!path.empty(), op, ": empty output path");
-  static std::atomic<unsigned> counter{0};
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0)
-    GCC_FAIL(op, ": cannot create the temporary file '", tmp, "' for '", path, "': ", std::strerror(errno));
-  auto fail = [&](const char* what) {
-    const int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    GCC_FAIL(op, ": ", what, " '", path, "' (via '", tmp, "'): ", std::strerror(e));
-  };
-  const char* p = static_cast<const char*>(data);
-  std::size_t left = size;
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write");
-    }
-    p += w;
-    left -= static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0) fail("cannot sync");
-  if (::close(fd) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    GCC_FAIL(op, ": cannot close '", path, "' (via '", tmp, "'): ", std::strerror(e));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    GCC_FAIL(op, ": cannot rename '", tmp, "' to '", path, "': ", std::strerror(e));
-  }
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {  // durability of the rename; best effort
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
 inline void check_class_names(const char* op, const ConfusionMatrix& cm, const std::vector<std::string>& names) {
   GCC_CHECK(names.empty() || static_cast<int64_t>(names.size()) == cm.num_classes, op, ": ", names.size(),
             " class names for ", cm.num_classes, " classes");
@@ -196,7 +139,7 @@ inline std::string confusion_csv(const ConfusionMatrix& cm, const std::vector<st
 inline void write_confusion_csv(const std::string& path, const ConfusionMatrix& cm,
                                 const std::vector<std::string>& class_names = {}, bool normalize_rows = false) {
   const std::string text = confusion_csv(cm, class_names, normalize_rows);
-  eval_detail::write_file_atomically(path, text.data(), text.size(), "write_confusion_csv");
+  io::write_file_atomically(path, text.data(), text.size(), "write_confusion_csv");
 }
 
 // RGB pixels [rows * cell_px, cols * cell_px, 3] of the heat-map: each cell's count over its row's sum
@@ -242,7 +185,7 @@ inline std::vector<unsigned char> confusion_png(const ConfusionMatrix& cm, int c
 
 inline void write_confusion_png(const std::string& path, const ConfusionMatrix& cm, int cell_px = 16) {
   const std::vector<unsigned char> png = confusion_png(cm, cell_px);
-  eval_detail::write_file_atomically(path, png.data(), png.size(), "write_confusion_png");
+  io::write_file_atomically(path, png.data(), png.size(), "write_confusion_png");
 }
 
 }  // namespace gcc

@@ -99,7 +99,9 @@ class SGD : public Optimizer {
       GCC_DISPATCH(sgd_update, p.device(), p, g.contiguous(), bufs_[i], lr_, momentum_, wd_, first);
     }
   }
+  // State for checkpoints, indexed like params(); an undefined buffer: no step taken for that parameter.
   std::vector<Tensor>& momentum_buffers() { return bufs_; }
+  const std::vector<Tensor>& momentum_buffers() const { return bufs_; }
 
  private:
   float momentum_, wd_;
@@ -128,6 +130,14 @@ class Adam : public Optimizer {
       GCC_DISPATCH(adam_update, p.device(), p, g.contiguous(), m_[i], v_[i], lr_, b1_, b2_, eps_, wd_, ++steps_[i]);
     }
   }
+  // State for checkpoints, indexed like params(): first/second moments (undefined before the first step
+  // of that parameter) and the per-parameter step count.
+  std::vector<Tensor>& exp_avgs() { return m_; }
+  std::vector<Tensor>& exp_avg_sqs() { return v_; }
+  std::vector<int64_t>& steps() { return steps_; }
+  const std::vector<Tensor>& exp_avgs() const { return m_; }
+  const std::vector<Tensor>& exp_avg_sqs() const { return v_; }
+  const std::vector<int64_t>& steps() const { return steps_; }
 
  private:
   float b1_, b2_, eps_, wd_;
