@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "cuda_timing.cuh"
 #include "gcc/cuda.cuh"
 #include "gcc/cuda/math_mode.cuh"
 #include "gcc/graph/knn.hpp"
@@ -27,6 +28,7 @@
 namespace {
 
 using gcc::Device;
+using gcc_examples::EventTimer;
 using gcc::Shape;
 using gcc::Tensor;
 
@@ -60,30 +62,6 @@ Tensor device_random(const Shape& s, Device dev, uint64_t seed, bool uniform, fl
   GCC_CUDA_CHECK(cudaGetLastError());
   return t;
 }
-
-// Events on the toolkit's stream of one device.
-class EventTimer {
- public:
-  explicit EventTimer(int n, cudaStream_t s) : stream_(s), ev_(static_cast<std::size_t>(n)) {
-    for (auto& e : ev_) GCC_CUDA_CHECK(cudaEventCreate(&e));
-  }
-  ~EventTimer() {
-    for (auto& e : ev_) (void)cudaEventDestroy(e);
-  }
-  EventTimer(const EventTimer&) = delete;
-  EventTimer& operator=(const EventTimer&) = delete;
-  void record(int i) { GCC_CUDA_CHECK(cudaEventRecord(ev_[static_cast<std::size_t>(i)], stream_)); }
-  float ms(int a, int b) {
-    GCC_CUDA_CHECK(cudaEventSynchronize(ev_[static_cast<std::size_t>(b)]));
-    float t = 0.f;
-    GCC_CUDA_CHECK(cudaEventElapsedTime(&t, ev_[static_cast<std::size_t>(a)], ev_[static_cast<std::size_t>(b)]));
-    return t;
-  }
-
- private:
-  cudaStream_t stream_;
-  std::vector<cudaEvent_t> ev_;
-};
 
 struct Inputs {
   Tensor xx;                 // [2b, 3, S, S]: x and x' of every anchor, one pass
@@ -176,17 +154,16 @@ int run(const gcc_examples::Cli& cli) {
                 gib(before.bytes_cached), static_cast<double>(ws_before) / (1024.0 * 1024.0));
 
     // ---- timed steps: events around the whole loop (stops early past --time-limit seconds) ----
-    EventTimer total(2, ctx.stream());
+    EventTimer total(ctx.stream());
     auto h0 = std::chrono::steady_clock::now();
-    total.record(0);
+    total.start();
     long done = 0;
     while (done < steps) {
       step(model, opt, in, b, nullptr);
       ++done;
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count() > time_limit) break;
     }
-    total.record(1);
-    const double ms = total.ms(0, 1) / static_cast<double>(done);
+    const double ms = total.stop_ms() / static_cast<double>(done);
     const double host_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - h0).count() / static_cast<double>(done);
     gcc::cuda::synchronize();
@@ -217,7 +194,7 @@ int run(const gcc_examples::Cli& cli) {
 
     // ---- breakdown: the same steps again with events between the parts ----
     if (breakdown) {
-      EventTimer parts(5, ctx.stream());
+      EventTimer parts(ctx.stream(), 5);
       double acc[4] = {0, 0, 0, 0}, whole = 0;
       long n = 0;
       auto p0 = std::chrono::steady_clock::now();

@@ -1,11 +1,11 @@
 // Benchmark (not a test): the kNN graph (top-k by inner product, degree weights) on N random
 // L2-normalised vectors. --save writes the vectors and neighbours for data_scripts/bench_knn_faiss.py.
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 
 #include "cli.hpp"
+#include "example_data.hpp"
 #include "gcc/gcc.hpp"
 #include "gcc/graph/knn.hpp"
 
@@ -19,15 +19,7 @@ int main(int argc, char** argv) {
   try {
     const int64_t n = cli.integer("n"), d = cli.integer("dim"), k = cli.integer("k");
     gcc::Rng rng(static_cast<uint64_t>(cli.integer("seed")));
-    gcc::Tensor f = gcc::Tensor::empty(gcc::Shape{n, d});
-    rng.fill_normal(f, 0, 1);
-    float* p = f.data();
-    for (int64_t i = 0; i < n; ++i) {
-      double s = 0;
-      for (int64_t j = 0; j < d; ++j) s += static_cast<double>(p[i * d + j]) * p[i * d + j];
-      const float inv = static_cast<float>(1.0 / std::sqrt(s));
-      for (int64_t j = 0; j < d; ++j) p[i * d + j] *= inv;
-    }
+    const gcc::Tensor f = gcc_examples::random_unit_rows(n, d, rng);
     auto t0 = std::chrono::steady_clock::now();
     gcc::KnnGraph g = gcc::knn_topk_inner_product(f, k, cli.integer("block"));
     auto t1 = std::chrono::steady_clock::now();
@@ -43,7 +35,7 @@ int main(int argc, char** argv) {
     const std::string prefix = cli.str("save");
     if (!prefix.empty()) {
       std::ofstream(prefix + ".features.f32", std::ios::binary)
-          .write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n * d * sizeof(float)));
+          .write(reinterpret_cast<const char*>(f.data()), static_cast<std::streamsize>(n * d * sizeof(float)));
       std::ofstream(prefix + ".knn.i64", std::ios::binary)
           .write(reinterpret_cast<const char*>(g.index.data()), static_cast<std::streamsize>(g.index.size() * 8));
     }

@@ -1,37 +1,13 @@
 // Kernel demo: the kNN graph on the GPU (kernels/knn.cuh) over N random unit vectors: times the blocked
 // FP32 sgemm part alone and the whole top-k graph (sgemm + per-row top-k + copy to the host), in GFLOP/s.
-#include <cmath>
 #include <cstdio>
 #include <vector>
 
 #include "cli.hpp"
+#include "cuda_timing.cuh"
+#include "example_data.hpp"
 #include "gcc/cuda.cuh"
 #include "gcc/graph/knn.hpp"
-
-namespace {
-
-// Milliseconds between two events recorded on the context stream.
-struct EventTimer {
-  cudaEvent_t a = nullptr, b = nullptr;
-  EventTimer() {
-    GCC_CUDA_CHECK(cudaEventCreate(&a));
-    GCC_CUDA_CHECK(cudaEventCreate(&b));
-  }
-  ~EventTimer() {
-    (void)cudaEventDestroy(a);
-    (void)cudaEventDestroy(b);
-  }
-  void start(cudaStream_t s) { GCC_CUDA_CHECK(cudaEventRecord(a, s)); }
-  double stop_ms(cudaStream_t s) {
-    GCC_CUDA_CHECK(cudaEventRecord(b, s));
-    GCC_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0.f;
-    GCC_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    return ms;
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   gcc_examples::Cli cli("demo_knn_cuda",
@@ -43,23 +19,11 @@ int main(int argc, char** argv) {
   int code = 0;
   if (!cli.parse(argc, argv, code)) return code;
   try {
-    const gcc::cuda::DeviceStatus st = gcc::cuda::device_status();
-    if (!st.usable) {
-      std::fprintf(stderr, "demo_knn_cuda: no usable GPU: %s\n", st.reason.c_str());
-      return 1;
-    }
+    if (!gcc_examples::gpu_usable("demo_knn_cuda")) return 1;
     const int64_t n = cli.integer("n"), d = cli.integer("dim"), k = cli.integer("k"), block = cli.integer("block");
     const int repeat = static_cast<int>(cli.integer("repeat") > 0 ? cli.integer("repeat") : 1);
     gcc::Rng rng(static_cast<uint64_t>(cli.integer("seed")));
-    gcc::Tensor f = gcc::Tensor::empty(gcc::Shape{n, d});
-    rng.fill_normal(f, 0, 1);
-    float* p = f.data();
-    for (int64_t i = 0; i < n; ++i) {
-      double s = 0;
-      for (int64_t j = 0; j < d; ++j) s += static_cast<double>(p[i * d + j]) * p[i * d + j];
-      const float inv = static_cast<float>(1.0 / std::sqrt(s));
-      for (int64_t j = 0; j < d; ++j) p[i * d + j] *= inv;
-    }
+    const gcc::Tensor f = gcc_examples::random_unit_rows(n, d, rng);
     const gcc::Tensor fg = f.to(gcc::Device::cuda());
     gcc::cuda::Context& ctx = gcc::cuda::context(fg.device().index);
     const cudaStream_t stream = ctx.stream();
@@ -74,20 +38,20 @@ int main(int argc, char** argv) {
           gcc::cuda::impl::rowmajor_sgemm(ctx, false, true, n - i0 < bq ? n - i0 : bq, n - j0 < bq ? n - j0 : bq, d,
                                           1.f, fg.data() + i0 * d, fg.data() + j0 * d, 0.f, sim.data(), d, d, ld);
     };
-    EventTimer timer;
+    gcc_examples::EventTimer timer(stream);
     sgemm_pass();  // warm-up (cuBLAS handle, kernels)
     double best_sgemm = 1e30, best_total = 1e30;
     for (int r = 0; r < repeat; ++r) {
-      timer.start(stream);
+      timer.start();
       sgemm_pass();
-      const double ms = timer.stop_ms(stream);
+      const double ms = timer.stop_ms();
       best_sgemm = ms < best_sgemm ? ms : best_sgemm;
     }
     gcc::KnnGraph g = gcc::knn_topk_inner_product(fg, k, block);  // warm-up
     for (int r = 0; r < repeat; ++r) {
-      timer.start(stream);
+      timer.start();
       g = gcc::knn_topk_inner_product(fg, k, block);  // returns after the copy to the host
-      const double ms = timer.stop_ms(stream);
+      const double ms = timer.stop_ms();
       best_total = ms < best_total ? ms : best_total;
     }
     int64_t self_first = 0;

@@ -4,45 +4,10 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "cuda_timing.cuh"
+#include "example_data.hpp"
 #include "gcc/cuda.cuh"
 #include "gcc/loss/rgc.hpp"
-
-namespace {
-
-struct EventTimer {
-  cudaEvent_t a = nullptr, b = nullptr;
-  EventTimer() {
-    GCC_CUDA_CHECK(cudaEventCreate(&a));
-    GCC_CUDA_CHECK(cudaEventCreate(&b));
-  }
-  ~EventTimer() {
-    (void)cudaEventDestroy(a);
-    (void)cudaEventDestroy(b);
-  }
-  void start(cudaStream_t s) { GCC_CUDA_CHECK(cudaEventRecord(a, s)); }
-  double stop_ms(cudaStream_t s) {
-    GCC_CUDA_CHECK(cudaEventRecord(b, s));
-    GCC_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0.f;
-    GCC_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    return ms;
-  }
-};
-
-gcc::Tensor unit_rows(int64_t n, int64_t d, gcc::Rng& rng) {
-  gcc::Tensor t = gcc::Tensor::empty(gcc::Shape{n, d});
-  rng.fill_normal(t, 0, 1);
-  float* p = t.data();
-  for (int64_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (int64_t j = 0; j < d; ++j) s += static_cast<double>(p[i * d + j]) * p[i * d + j];
-    const float inv = static_cast<float>(1.0 / std::sqrt(s));
-    for (int64_t j = 0; j < d; ++j) p[i * d + j] *= inv;
-  }
-  return t;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   gcc_examples::Cli cli("demo_rgc_cuda",
@@ -55,23 +20,19 @@ int main(int argc, char** argv) {
   int code = 0;
   if (!cli.parse(argc, argv, code)) return code;
   try {
-    const gcc::cuda::DeviceStatus st = gcc::cuda::device_status();
-    if (!st.usable) {
-      std::fprintf(stderr, "demo_rgc_cuda: no usable GPU: %s\n", st.reason.c_str());
-      return 1;
-    }
+    if (!gcc_examples::gpu_usable("demo_rgc_cuda")) return 1;
     const int64_t b = cli.integer("b"), d = cli.integer("dim");
     const float tau = static_cast<float>(cli.real("tau"));
     const int repeat = static_cast<int>(cli.integer("repeat") > 0 ? cli.integer("repeat") : 1);
     gcc::Rng rng(static_cast<uint64_t>(cli.integer("seed")));
     const gcc::Device cu = gcc::Device::cuda();
     gcc::cuda::Context& ctx = gcc::cuda::context(cu.index);
-    EventTimer timer;
+    gcc_examples::EventTimer timer(ctx.stream());
     std::printf("demo_rgc_cuda: b=%lld D=%lld tau=%g, %d calls per timing\n", static_cast<long long>(b),
                 static_cast<long long>(d), tau, repeat);
     for (int phase = 1; phase <= 2; ++phase) {
       const int64_t blocks = phase == 1 ? 2 : 5, m = blocks * b;
-      const gcc::Tensor contrast = unit_rows(m, d, rng);
+      const gcc::Tensor contrast = gcc_examples::random_unit_rows(m, d, rng);
       gcc::Tensor diag = gcc::Tensor::ones(gcc::Shape{blocks, b});
       if (phase == 2)
         for (int64_t k = 2; k < blocks; ++k)
@@ -82,12 +43,12 @@ int main(int argc, char** argv) {
       const gcc::Tensor grad = gcc::Tensor::empty(gcc::Shape{m, d}, cu);
       gcc::cuda::rgc_forward(cg, wg, tau, denom_all, loss, saved);  // warm-up
       gcc::cuda::rgc_backward(cg, saved, tau, 1.f, grad);
-      timer.start(ctx.stream());
+      timer.start();
       for (int r = 0; r < repeat; ++r) gcc::cuda::rgc_forward(cg, wg, tau, denom_all, loss, saved);
-      const double fwd_us = timer.stop_ms(ctx.stream()) * 1e3 / repeat;
-      timer.start(ctx.stream());
+      const double fwd_us = timer.stop_ms() * 1e3 / repeat;
+      timer.start();
       for (int r = 0; r < repeat; ++r) gcc::cuda::rgc_backward(cg, saved, tau, 1.f, grad);
-      const double bwd_us = timer.stop_ms(ctx.stream()) * 1e3 / repeat;
+      const double bwd_us = timer.stop_ms() * 1e3 / repeat;
       const double f4 = sizeof(float);
       const double fwd_bytes = f4 * (static_cast<double>(m * d) + 3.0 * static_cast<double>(b * m) + static_cast<double>(m));
       const double bwd_bytes = f4 * (2.0 * static_cast<double>(b * m) + 2.0 * static_cast<double>(m * d) +

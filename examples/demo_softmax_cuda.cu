@@ -4,31 +4,8 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "cuda_timing.cuh"
 #include "gcc/cuda.cuh"
-
-namespace {
-
-struct EventTimer {
-  cudaEvent_t a = nullptr, b = nullptr;
-  EventTimer() {
-    GCC_CUDA_CHECK(cudaEventCreate(&a));
-    GCC_CUDA_CHECK(cudaEventCreate(&b));
-  }
-  ~EventTimer() {
-    (void)cudaEventDestroy(a);
-    (void)cudaEventDestroy(b);
-  }
-  void start(cudaStream_t s) { GCC_CUDA_CHECK(cudaEventRecord(a, s)); }
-  double stop_ms(cudaStream_t s) {
-    GCC_CUDA_CHECK(cudaEventRecord(b, s));
-    GCC_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0.f;
-    GCC_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    return ms;
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   gcc_examples::Cli cli("demo_softmax_cuda",
@@ -40,11 +17,7 @@ int main(int argc, char** argv) {
   int code = 0;
   if (!cli.parse(argc, argv, code)) return code;
   try {
-    const gcc::cuda::DeviceStatus st = gcc::cuda::device_status();
-    if (!st.usable) {
-      std::fprintf(stderr, "demo_softmax_cuda: no usable GPU: %s\n", st.reason.c_str());
-      return 1;
-    }
+    if (!gcc_examples::gpu_usable("demo_softmax_cuda")) return 1;
     const int64_t rows = cli.integer("rows"), cols = cli.integer("cols");
     const int dim = static_cast<int>(cli.integer("dim"));
     const bool lg = cli.integer("log") != 0;
@@ -62,13 +35,13 @@ int main(int argc, char** argv) {
     gcc::cuda::Context& ctx = gcc::cuda::context(cu.index);
     gcc::cuda::softmax_forward(xg, dim, lg, y);  // warm-up
     gcc::cuda::softmax_backward(y, gy, dim, lg, gx);
-    EventTimer timer;
-    timer.start(ctx.stream());
+    gcc_examples::EventTimer timer(ctx.stream());
+    timer.start();
     for (int r = 0; r < repeat; ++r) gcc::cuda::softmax_forward(xg, dim, lg, y);
-    const double fwd_us = timer.stop_ms(ctx.stream()) * 1e3 / repeat;
-    timer.start(ctx.stream());
+    const double fwd_us = timer.stop_ms() * 1e3 / repeat;
+    timer.start();
     for (int r = 0; r < repeat; ++r) gcc::cuda::softmax_backward(y, gy, dim, lg, gx);
-    const double bwd_us = timer.stop_ms(ctx.stream()) * 1e3 / repeat;
+    const double bwd_us = timer.stop_ms() * 1e3 / repeat;
     const double bytes = 4.0 * static_cast<double>(rows * cols);
     const gcc::Tensor yc = gcc::Tensor::empty(x.shape());
     gcc::cpu::softmax_forward(x, dim, lg, yc);
