@@ -1,0 +1,187 @@
+// gcc_eval: evaluate a checkpoint (gcc_train's, gcc_selflabel's, or a converted release model) on a
+// dataset: ACC/NMI/ARI/top-5 (SPEC §6), kNN accuracy of the embeddings, the confusion matrix as CSV and
+// PNG, and features / probabilities / predictions / targets as .npy.
+//
+//   ./build/examples/gcc_eval --checkpoint runs/fashion-mnist-X/checkpoint.safetensors
+//   ./build/examples/gcc_eval --checkpoint model.safetensors --preset cifar-10 --data-root ~/data/cifar10
+#include <cblas.h>
+#include <omp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gcc/gcc.hpp"
+#include "gcc/io/atomic_file.hpp"
+#include "gcc/io/json.hpp"
+#include "gcc/train/evaluate.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: gcc_eval --checkpoint FILE [options] [--KEY VALUE ...]\n"
+    "\n"
+    "Evaluates a checkpoint on a dataset: cluster head 0's argmax over evaluation views (BatchNorm in eval\n"
+    "mode), ACC (Hungarian), NMI, ARI and top-5 ACC over the labelled images, and the 5-NN label accuracy of\n"
+    "the RGC embeddings when the checkpoint has its contrastive head (gcc_train's do, gcc_selflabel's do\n"
+    "not). The model, dataset and evaluation view are those stored in the checkpoint, unless overridden.\n"
+    "Writes into the output folder: metrics.json, confusion.csv, confusion.png, predictions.npy [N] int64,\n"
+    "targets.npy [N] int64 (-1 = unlabelled), probabilities.npy [N, K], features.npy (the 128-d embeddings,\n"
+    "or the backbone features [N, F] for a checkpoint without contrastive head), backbone_features.npy\n"
+    "(with --backbone-features).\n"
+    "\n"
+    "options:\n"
+    "  --checkpoint FILE    the checkpoint (.safetensors) to evaluate\n"
+    "  --preset NAME        dataset preset of a checkpoint that stores no configuration (e.g. converted from\n"
+    "                       the release): cifar-10, cifar-20, stl-10, imagenet-10, imagenet-dogs,\n"
+    "                       tiny-imagenet, fashion-mnist\n"
+    "  --dataset NAME       evaluate on this dataset (default: the checkpoint's)\n"
+    "  --data-root DIR      dataset folder (default: the checkpoint's, else the reader's default)\n"
+    "  --eval-set SET       train (the training images of the run) or all (every image of the dataset)\n"
+    "  --num-clusters K     the K expected (an error if the checkpoint's differs)\n"
+    "  --out DIR            output folder (default: <checkpoint folder>/eval-<dataset>)\n"
+    "  --knn-max N          kNN accuracy only on sets up to N images (default 100000)\n"
+    "  --backbone-features  also write the backbone features\n"
+    "  --threads N          compute threads (OpenMP and OpenBLAS; default: all cores)\n"
+    "  --quiet              no progress output\n"
+    "  --KEY VALUE          any gcc_train config key (eval_batch_size, loader_threads, eval_resize, ...)\n"
+    "  --help               this text\n"
+    "\n"
+    "Exit codes: 0 done, 1 error (corrupt or truncated checkpoint, K mismatch, unknown dataset, ...),\n"
+    "2 bad command line.\n";
+
+void make_dirs(const std::string& path) {
+  std::string cur;
+  std::stringstream ss(path);
+  std::string part;
+  if (!path.empty() && path[0] == '/') cur = "/";
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += part + "/";
+    if (::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+      GCC_FAIL("cannot create the folder '", cur, "': ", std::strerror(errno));
+  }
+}
+
+std::string dirname_of(const std::string& path) {
+  const std::size_t s = path.find_last_of('/');
+  return s == std::string::npos ? "." : (s == 0 ? "/" : path.substr(0, s));
+}
+
+int run_main(int argc, char** argv) {
+  std::string checkpoint, out;
+  gcc::train::CheckpointEvalOptions o;
+  int threads = 0;
+  bool quiet = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--quiet") {
+      quiet = true;
+      continue;
+    }
+    if (a == "--backbone-features") {
+      o.backbone_features = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      std::fprintf(stderr, "gcc_eval: unexpected argument '%s' (options start with --; see --help)\n", a.c_str());
+      return 2;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "gcc_eval: %s needs a value (see --help)\n", a.c_str());
+      return 2;
+    }
+    const std::string k = a.substr(2), v = argv[++i];
+    if (k == "checkpoint") checkpoint = v;
+    else if (k == "preset") o.preset = v;
+    else if (k == "out") out = v;
+    else if (k == "threads") threads = std::atoi(v.c_str());
+    else if (k == "knn-max" || k == "knn_max") o.knn_max = std::atoll(v.c_str());
+    else if (k == "data-root" || k == "data_root") o.overrides.emplace_back("data_root", v);
+    else if (gcc::train::find_config_key(k)) o.overrides.emplace_back(k, v);
+    else {
+      std::fprintf(stderr, "gcc_eval: unknown option '%s' (see --help)\n", a.c_str());
+      return 2;
+    }
+  }
+  if (checkpoint.empty()) {
+    std::fprintf(stderr, "gcc_eval: --checkpoint FILE is required (see --help)\n");
+    return 2;
+  }
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+  }
+  o.progress = quiet ? nullptr : stderr;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!quiet) std::fprintf(stderr, "gcc_eval: evaluating %s (%d threads)\n", checkpoint.c_str(), gcc::num_threads());
+  const gcc::train::CheckpointEvaluation r = gcc::train::evaluate_checkpoint(checkpoint, o);
+  const gcc::train::EvalResult& e = r.eval;
+  if (out.empty()) out = dirname_of(checkpoint) + "/eval-" + r.config.dataset;
+  make_dirs(out);
+  std::vector<std::string> files = gcc::train::write_eval_outputs(out, e, r.class_names, r.backbone_features);
+  gcc::io::JsonObject j;
+  j.add("checkpoint", checkpoint).add("setup", r.setup).add("epoch", r.epoch).add("dataset", r.config.dataset);
+  j.add("images", r.dataset_name).add("num_clusters", r.config.num_clusters);
+  j.add("features", std::string(r.has_contrastive_head ? "embedding" : "backbone"));
+  j.add("metrics", gcc::train::eval_json(e));
+  gcc::io::write_file_atomically(out + "/metrics.json", j.str() + "\n", "gcc_eval");
+  files.insert(files.begin(), "metrics.json");
+
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("gcc_eval: %s (%s%s, K = %lld) on %lld labelled images of %s:\n", checkpoint.c_str(),
+              r.setup.empty() ? (r.has_contrastive_head ? "end-to-end model" : "model") : r.setup.c_str(),
+              r.epoch >= 0 ? (", " + std::to_string(r.epoch) + " epochs").c_str() : "",
+              static_cast<long long>(r.config.num_clusters), static_cast<long long>(e.evaluated), r.dataset_name.c_str());
+  std::printf("gcc_eval:   ACC %.4f  NMI %.4f  ARI %.4f  top-5 %.4f\n", e.metrics.acc, e.metrics.nmi, e.metrics.ari,
+              e.metrics.top5);
+  if (e.knn_accuracy >= 0)
+    std::printf("gcc_eval:   5-NN accuracy of the embeddings %.4f\n", e.knn_accuracy);
+  else if (r.has_contrastive_head)
+    std::printf("gcc_eval:   kNN accuracy not computed (%lld images > --knn-max %lld, or unlabelled images)\n",
+                static_cast<long long>(e.probabilities.size(0)), static_cast<long long>(o.knn_max));
+  else
+    std::printf("gcc_eval:   no kNN accuracy: the checkpoint has no contrastive head (features.npy holds the backbone "
+                "features)\n");
+  std::string names;
+  for (const std::string& f : files) names += (names.empty() ? "" : ", ") + f;
+  std::printf("gcc_eval: done in %.1f s; outputs in %s/ (%s)\n", secs, out.c_str(), names.c_str());
+  return 0;
+}
+
+}  // namespace
+
+// As gcc_train: passive OpenMP waiting and a short OpenBLAS thread timeout, set before the libraries load.
+static void reexec_with_thread_settings(char** argv) {
+  if (std::getenv("GCC_TRAIN_NO_REEXEC") || std::getenv("GCC_TRAIN_REEXECED")) return;
+  bool change = false;
+  if (!std::getenv("OMP_WAIT_POLICY")) change = ::setenv("OMP_WAIT_POLICY", "passive", 1) == 0 || change;
+  if (!std::getenv("OPENBLAS_THREAD_TIMEOUT")) change = ::setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0 || change;
+  if (!change) return;
+  ::setenv("GCC_TRAIN_REEXECED", "1", 1);
+  ::execv("/proc/self/exe", argv);
+}
+
+int main(int argc, char** argv) {
+  reexec_with_thread_settings(argv);
+  try {
+    return run_main(argc, argv);
+  } catch (const gcc::Error& e) {
+    std::fprintf(stderr, "gcc_eval: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gcc_eval: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,532 @@
+// End2EndTrainer: GCC's end-to-end training (SPEC §4) -- phase 1 (2·RGC on two SimCLR views), the
+// feature memory and the kNN-graph refresh, phase 2 (six views per sample, 2·RGC with neighbours + AGC),
+// the cosine schedule, evaluation (ACC/NMI/ARI/top-5), a NaN guard, Ctrl-C-friendly stopping and the state
+// a checkpoint needs to resume bit-identically on the CPU.
+//
+//   gcc::train::TrainConfig cfg = gcc::train::train_preset("fashion-mnist");
+//   gcc::train::End2EndTrainer t(cfg, gcc::train::load_train_data(cfg));
+//   t.fit([](const gcc::train::EpochReport& r) { /* log, checkpoint */ });
+//   gcc::train::EvalResult e = t.evaluate();   // e.metrics.acc / nmi / ari
+#pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../autograd/tape.hpp"
+#include "../data/augment.hpp"
+#include "../data/loader.hpp"
+#include "../eval/metrics.hpp"
+#include "../graph/feature_memory.hpp"
+#include "../graph/knn.hpp"
+#include "../loss/agc.hpp"
+#include "../loss/rgc.hpp"
+#include "../nn/end2end.hpp"
+#include "../ops/shape.hpp"
+#include "../ops/softmax.hpp"
+#include "../optim/optimizers.hpp"
+#include "../optim/schedule.hpp"
+#include "config.hpp"
+#include "data.hpp"
+#include "progress.hpp"
+
+namespace gcc {
+namespace train {
+
+// Thrown when a loss turns NaN or Inf: the step is not applied (weights, optimiser, memory unchanged).
+class TrainingDiverged : public Error {
+ public:
+  TrainingDiverged(const std::string& what, int epoch, int64_t step) : Error(what), epoch_(epoch), step_(step) {}
+  int epoch() const { return epoch_; }
+  int64_t step() const { return step_; }
+
+ private:
+  int epoch_;
+  int64_t step_;
+};
+
+// Means over the steps of an epoch (or one step's values).
+struct LossTerms {
+  double loss = 0, rgc = 0, agc = 0, agc_consistency = 0, agc_entropy = 0;
+};
+
+struct EvalResult {
+  int epoch = -1;                 // the epoch after which it was taken
+  ClusteringMetrics metrics;      // ACC / NMI / ARI / top-5 over the labelled evaluation images
+  int64_t evaluated = 0;          // labelled images evaluated
+  std::vector<int> predictions;   // [N] argmax of cluster head 0, every evaluation image
+  std::vector<int> labels;        // [N] (-1 = unlabelled)
+  Tensor probabilities;           // [N, K] softmax of cluster head 0 (CPU)
+  Tensor embeddings;              // [N, 128] RGC embeddings (CPU)
+  double knn_accuracy = -1;       // 5-NN label accuracy of the embeddings (labelled sets of at most
+                                  // TrainConfig::eval_knn_max images; -1 otherwise)
+  double seconds = 0;
+};
+
+struct EpochReport {
+  int epoch = 0, phase = 1;
+  float lr = 0;
+  bool complete = true;           // false: stopped early (request_stop); next_step() says where to resume
+  int64_t steps = 0, samples = 0; // steps and anchor samples of this call
+  int64_t images = 0;             // images through the network with gradients (2 or 6 per sample)
+  double seconds = 0, images_per_second = 0;
+  LossTerms mean;                 // over the steps of this call
+  bool refreshed = false;
+  double knn_accuracy = -1;       // of the new graph (labels read for this diagnostic only), -1 if none
+  bool evaluated = false;
+  EvalResult eval;                // when evaluated (predictions etc. kept for the last epoch only)
+  bool best_so_far = false;       // ACC is the best seen so far (a label-selected figure)
+};
+
+// Everything besides the model's weights and the optimiser's buffers that a resumed run needs.
+struct TrainerState {
+  int next_epoch = 0;
+  int64_t next_step = 0;            // > 0 when the run stopped inside next_epoch
+  int64_t global_step = 0;          // optimizer steps taken so far
+  std::vector<int64_t> neighbours;  // [n2, k] kNN lists of the phase-2 set (empty before the first refresh)
+  std::vector<float> node_weights;  // [n2] w_i
+  int64_t neighbour_k = 0;
+  int graph_epoch = -1;             // epoch whose end built the graph
+  double best_acc = -1;             // label-selected best ACC so far and its figures
+  double best_nmi = 0, best_ari = 0;
+  int best_epoch = -1;
+};
+
+class End2EndTrainer {
+ public:
+  End2EndTrainer(TrainConfig cfg, TrainData data)
+      : cfg_(std::move(cfg)), data_(std::move(data)), rng_(cfg_.seed), progress_(stderr) {
+    cfg_.validate();
+    data_.validate();
+    device_ = parse_device(cfg_.device);
+    model_ = std::make_unique<nn::End2EndModel>(cfg_.model_config(), rng_);
+    if (!device_.is_cpu()) model_->to(device_);
+    model_->train();
+    opt_ = std::make_unique<SGD>(model_->named_parameters(), cfg_.lr, cfg_.momentum, cfg_.weight_decay);
+    memory_ = std::make_unique<FeatureMemory>(data_.memory_rows, model_->config().embedding_dim, cfg_.memory_slots);
+    GCC_CHECK(cfg_.num_neighbors + 1 <= data_.phase2->n, "End2EndTrainer: ", cfg_.num_neighbors,
+              " neighbours need at least ", cfg_.num_neighbors + 1, " phase-2 images, the set has ", data_.phase2->n);
+    GCC_CHECK(cfg_.batch_size <= data_.phase1->n || !cfg_.drop_last, "End2EndTrainer: drop_last with batch ",
+              cfg_.batch_size, " leaves no batch of the ", data_.phase1->n, " images");
+    num_classes_ = data_.eval->num_classes();
+    for (int l : data_.eval->labels) num_classes_ = std::max(num_classes_, l + 1);
+  }
+
+  static Device parse_device(const std::string& s) {
+    if (s == "cpu") return Device::cpu();
+    if (s == "cuda") return Device::cuda(0);
+    if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
+      return Device::cuda(std::stoi(s.substr(5)));
+    GCC_FAIL("End2EndTrainer: unknown device '", s, "'; expected cpu, cuda or cuda:N");
+  }
+
+  // ---- access --------------------------------------------------------------------------------
+  const TrainConfig& config() const { return cfg_; }
+  const TrainData& data() const { return data_; }
+  nn::End2EndModel& model() { return *model_; }
+  const nn::End2EndModel& model() const { return *model_; }
+  SGD& optimizer() { return *opt_; }
+  const SGD& optimizer() const { return *opt_; }
+  FeatureMemory& memory() { return *memory_; }
+  const FeatureMemory& memory() const { return *memory_; }
+  Rng& rng() { return rng_; }
+  const Rng& rng() const { return rng_; }
+  ProgressLine& progress() { return progress_; }
+  int next_epoch() const { return st_.next_epoch; }
+  int64_t next_step() const { return st_.next_step; }
+  bool finished() const { return st_.next_epoch >= cfg_.epochs; }
+  bool has_graph() const { return !st_.neighbours.empty(); }
+  const TrainerState& state() const { return st_; }
+  // Restores the state of a checkpoint (the model and optimiser are restored by the caller).
+  void set_state(TrainerState s) {
+    GCC_CHECK(s.next_epoch >= 0 && s.next_step >= 0, "End2EndTrainer::set_state: bad position (epoch ",
+              s.next_epoch, ", step ", s.next_step, ")");
+    if (!s.neighbours.empty()) {
+      GCC_CHECK(s.neighbour_k >= 1 && static_cast<int64_t>(s.neighbours.size()) == data_.phase2->n * s.neighbour_k &&
+                    static_cast<int64_t>(s.node_weights.size()) == data_.phase2->n,
+                "End2EndTrainer::set_state: neighbour lists (", s.neighbours.size(), " entries, k = ", s.neighbour_k,
+                ") and weights (", s.node_weights.size(), ") do not fit the ", data_.phase2->n, " phase-2 images");
+      for (int64_t v : s.neighbours)
+        GCC_CHECK(v >= 0 && v < data_.phase2->n, "End2EndTrainer::set_state: neighbour index ", v, " outside [0, ",
+                  data_.phase2->n, ")");
+    }
+    loader_.reset();  // no worker may read the neighbour lists while they change
+    st_ = std::move(s);
+  }
+  // Stop after the current step when *flag becomes true (e.g. set from a SIGINT handler).
+  void set_stop_flag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
+  // Where progress bars and epoch lines go (null = silent).
+  void set_progress_output(FILE* out) { progress_.set_output(out); }
+  float lr_at(int epoch) const {
+    return cfg_.cosine ? cosine_lr(cfg_.lr, epoch, cfg_.epochs, cfg_.lr_decay_rate) : cfg_.lr;
+  }
+
+  // ---- training ------------------------------------------------------------------------------
+  // Runs epochs until the end (or a stop request), calling on_epoch after each (also a stopped one).
+  void fit(const std::function<void(const EpochReport&)>& on_epoch = nullptr) {
+    while (!finished()) {
+      EpochReport r = train_epoch();
+      if (on_epoch) on_epoch(r);
+      if (!r.complete || (stop_flag_ && stop_flag_->load())) return;
+    }
+  }
+
+  // Trains epoch next_epoch() from step next_step(); then refreshes the graph and evaluates when the
+  // schedule says so. Throws TrainingDiverged on a NaN/Inf loss (nothing of that step is applied).
+  EpochReport train_epoch() {
+    GCC_CHECK(!finished(), "End2EndTrainer::train_epoch: all ", cfg_.epochs, " epochs are done");
+    const int e = st_.next_epoch;
+    const int phase = cfg_.phase_of(e);
+    GCC_CHECK(phase == 1 || has_graph(), "End2EndTrainer: epoch ", e, " is a phase-2 epoch but no neighbour graph "
+              "exists (the refresh after epoch ", cfg_.switch_epoch, " builds it)");
+    EpochReport rep;
+    rep.epoch = e;
+    rep.phase = phase;
+    rep.lr = lr_at(e);
+    opt_->set_lr(rep.lr);
+    model_->train();
+    Loader& loader = loader_for(phase);
+    const int64_t nsteps = loader.batches_per_epoch();
+    loader.start_epoch(e);
+    Batch b;
+    for (int64_t s = 0; s < st_.next_step; ++s)  // resuming inside the epoch: the same batches, skipped
+      GCC_CHECK(loader.next(b), "End2EndTrainer: cannot skip to step ", st_.next_step, " of ", nsteps);
+    const auto t0 = std::chrono::steady_clock::now();
+    LossTerms sum;
+    int64_t step = st_.next_step;
+    bool stopped = false;
+    while (loader.next(b)) {
+      const LossTerms t = phase == 1 ? step_phase1(b, e, step) : step_phase2(b, e, step);
+      ++step;
+      st_.next_step = step;
+      ++st_.global_step;
+      sum.loss += t.loss;
+      sum.rgc += t.rgc;
+      sum.agc += t.agc;
+      sum.agc_consistency += t.agc_consistency;
+      sum.agc_entropy += t.agc_entropy;
+      ++rep.steps;
+      rep.samples += b.size();
+      rep.images += b.size() * (phase == 1 ? 2 : 6);
+      const double dt = seconds_since(t0);
+      progress_.bar(step == nsteps, "epoch %d/%d [phase %d] step %lld/%lld  loss %.4f (rgc %.4f agc %.4f)  lr %.4g  %.0f img/s",
+                    e + 1, cfg_.epochs, phase, static_cast<long long>(step), static_cast<long long>(nsteps), t.loss,
+                    t.rgc, t.agc, rep.lr, dt > 0 ? static_cast<double>(rep.images) / dt : 0.0);
+      if (stop_flag_ && stop_flag_->load()) {
+        stopped = step < nsteps;
+        break;
+      }
+    }
+    rep.seconds = seconds_since(t0);
+    rep.images_per_second = rep.seconds > 0 ? static_cast<double>(rep.images) / rep.seconds : 0;
+    if (rep.steps > 0) {
+      const double n = static_cast<double>(rep.steps);
+      rep.mean = LossTerms{sum.loss / n, sum.rgc / n, sum.agc / n, sum.agc_consistency / n, sum.agc_entropy / n};
+    }
+    if (stopped) {
+      rep.complete = false;
+      progress_.line("epoch %d/%d stopped after step %lld of %lld", e + 1, cfg_.epochs,
+                     static_cast<long long>(st_.next_step), static_cast<long long>(nsteps));
+      return rep;
+    }
+    st_.next_epoch = e + 1;
+    st_.next_step = 0;
+    if (cfg_.refresh_after(e)) {
+      rep.refreshed = true;
+      rep.knn_accuracy = refresh_neighbours(e);
+    }
+    if (cfg_.evaluate_after(e)) {
+      rep.evaluated = true;
+      rep.eval = evaluate(e);
+      if (rep.eval.metrics.acc > st_.best_acc) {
+        st_.best_acc = rep.eval.metrics.acc;
+        st_.best_nmi = rep.eval.metrics.nmi;
+        st_.best_ari = rep.eval.metrics.ari;
+        st_.best_epoch = e;
+        rep.best_so_far = true;
+      }
+    }
+    summary_line(rep);
+    return rep;
+  }
+
+  // The kNN graph of the phase-2 set from the mean memory (SPEC §4); returns its kNN label accuracy
+  // (-1 when some phase-2 image is unlabelled).
+  double refresh_neighbours(int epoch) {
+    const Tensor mean = memory_->mean();  // [rows, D]
+    const int64_t n = data_.phase2->n, d = mean.size(1);
+    Tensor feat = Tensor::empty(Shape{n, d});
+    int64_t never = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t id = data_.phase2_ids[static_cast<std::size_t>(i)];
+      never += memory_->stored(id) == 0;
+      std::copy(mean.data() + id * d, mean.data() + (id + 1) * d, feat.data() + i * d);
+    }
+    if (never > 0)
+      progress_.line("warning: %lld of %lld phase-2 images have no embedding in the memory yet; their neighbours "
+                     "are arbitrary", static_cast<long long>(never), static_cast<long long>(n));
+    const int64_t k = cfg_.num_neighbors + 1;
+    KnnGraph g = knn_topk_inner_product(device_.is_cpu() ? feat : feat.to(device_), k);
+    st_.node_weights = degree_weights(g);
+    st_.neighbours = std::move(g.index);
+    st_.neighbour_k = k;
+    st_.graph_epoch = epoch;
+    bool labelled = true;
+    for (int l : data_.phase2->labels) labelled = labelled && l >= 0;
+    if (!labelled || static_cast<int64_t>(data_.phase2->labels.size()) != n) return -1;
+    g.index = st_.neighbours;
+    return knn_label_accuracy(g, data_.phase2->labels);
+  }
+
+  // Cluster-head argmax over the evaluation set with evaluation views, BatchNorm in eval mode.
+  EvalResult evaluate(int epoch = -1) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ImageDataset& ev = *data_.eval;
+    const data::EvalView view(cfg_.eval_params());
+    LoaderOptions o;
+    o.batch_size = cfg_.eval_batch_size;
+    o.views = 1;
+    o.channels = cfg_.channels;
+    o.size = cfg_.eval_crop;
+    o.shuffle = false;
+    o.seed = cfg_.seed;
+    o.threads = cfg_.loader_threads;
+    Loader loader(ev, ViewFn(view), o);
+    const int64_t K = cfg_.num_clusters, D = model_->config().embedding_dim;
+    EvalResult r;
+    r.epoch = epoch;
+    r.probabilities = Tensor::empty(Shape{ev.n, K});
+    r.embeddings = Tensor::empty(Shape{ev.n, D});
+    r.predictions.assign(static_cast<std::size_t>(ev.n), 0);
+    r.labels.assign(static_cast<std::size_t>(ev.n), -1);
+    model_->eval();
+    {
+      NoGrad ng;
+      loader.start_epoch(0);
+      Batch b;
+      int64_t done = 0;
+      while (loader.next(b)) {
+        const Tensor x = device_.is_cpu() ? b.views[0] : b.views[0].to(device_);
+        nn::End2EndOutput out = model_->forward(x);
+        const Tensor p = softmax(out.logits[0], 1).to(Device::cpu()).contiguous();
+        const Tensor z = out.embedding.to(Device::cpu()).contiguous();
+        const int64_t m = b.size();
+        for (int64_t i = 0; i < m; ++i) {
+          const int64_t row = b.indices[static_cast<std::size_t>(i)];
+          std::copy(p.data() + i * K, p.data() + (i + 1) * K, r.probabilities.data() + row * K);
+          std::copy(z.data() + i * D, z.data() + (i + 1) * D, r.embeddings.data() + row * D);
+          r.labels[static_cast<std::size_t>(row)] = b.labels[static_cast<std::size_t>(i)];
+        }
+        done += m;
+        progress_.bar(done == ev.n, "evaluating %lld/%lld", static_cast<long long>(done), static_cast<long long>(ev.n));
+      }
+    }
+    model_->train();
+    // argmax (first maximum on ties); metrics over the labelled images
+    const float* pp = r.probabilities.data();
+    std::vector<int> pred_l, lab_l;
+    std::vector<float> prob_l;
+    for (int64_t i = 0; i < ev.n; ++i) {
+      int best = 0;
+      for (int64_t c = 0; c < K; ++c) {
+        GCC_CHECK(std::isfinite(pp[i * K + c]), "evaluate: the cluster probabilities of evaluation image ", i,
+                  " are not finite (the model has diverged)");
+        if (pp[i * K + c] > pp[i * K + best]) best = static_cast<int>(c);
+      }
+      r.predictions[static_cast<std::size_t>(i)] = best;
+      const int l = r.labels[static_cast<std::size_t>(i)];
+      if (l >= 0) {
+        pred_l.push_back(best);
+        lab_l.push_back(l);
+        prob_l.insert(prob_l.end(), pp + i * K, pp + (i + 1) * K);
+      }
+    }
+    r.evaluated = static_cast<int64_t>(lab_l.size());
+    GCC_CHECK(r.evaluated > 0, "evaluate: the evaluation set '", ev.name, "' has no labelled image");
+    r.metrics = gcc::evaluate(pred_l, lab_l, static_cast<int>(K), num_classes_);
+    r.metrics.top5 = top_k_accuracy(prob_l.data(), r.evaluated, static_cast<int>(K), lab_l, r.metrics.mapping, 5);
+    if (r.evaluated == ev.n && ev.n <= cfg_.eval_knn_max && ev.n > cfg_.num_neighbors) {
+      KnnGraph g = knn_topk_inner_product(r.embeddings, cfg_.num_neighbors + 1);
+      r.knn_accuracy = knn_label_accuracy(g, r.labels);
+    }
+    r.seconds = seconds_since(t0);
+    progress_.clear();
+    return r;
+  }
+
+ private:
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  Loader& loader_for(int phase) {
+    if (loader_ && loader_phase_ == phase) return *loader_;
+    loader_.reset();
+    const ImageDataset& d = phase == 1 ? *data_.phase1 : *data_.phase2;
+    LoaderOptions o;
+    o.batch_size = cfg_.batch_size;
+    o.views = phase == 1 ? 2 : 6;
+    o.channels = cfg_.channels;
+    o.size = cfg_.train_size;
+    o.shuffle = true;
+    o.drop_last = cfg_.drop_last;
+    o.seed = cfg_.seed;
+    o.threads = cfg_.loader_threads;
+    const data::SimclrView view(cfg_.simclr_params());
+    ImageSelector select = nullptr;
+    if (phase == 2) {
+      // views 0, 1: the anchor; 2, 3, 4: neighbours n_0, n_1, n_2; 5: a neighbour drawn uniformly from N_i.
+      select = [this](int64_t anchor, int v, Rng& rng) -> int64_t {
+        const int64_t k = st_.neighbour_k;
+        const int64_t* row = st_.neighbours.data() + anchor * k;
+        if (v < 2) return anchor;
+        if (v < 5) return row[std::min<int64_t>(v - 2, k - 1)];
+        return row[static_cast<int64_t>(rng.below(static_cast<uint64_t>(k)))];
+      };
+    }
+    loader_ = std::make_unique<Loader>(d, ViewFn(view), o, select);
+    loader_phase_ = phase;
+    return *loader_;
+  }
+
+  Tensor on_device(const Tensor& t) const { return device_.is_cpu() ? t : t.to(device_); }
+
+  std::vector<int64_t> memory_ids(const Batch& b, int phase) const {
+    const std::vector<int64_t>& ids = phase == 1 ? data_.phase1_ids : data_.phase2_ids;
+    std::vector<int64_t> out(b.indices.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = ids[static_cast<std::size_t>(b.indices[i])];
+    return out;
+  }
+
+  void check_finite(const LossTerms& t, int e, int64_t step) const {
+    if (std::isfinite(t.loss)) return;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "loss %g (rgc %g, agc %g = consistency %g + %g x entropy %g)", t.loss, t.rgc, t.agc,
+                  t.agc_consistency, static_cast<double>(cfg_.entropy_weight), t.agc_entropy);
+    std::string msg = "training diverged: non-finite loss at epoch " + std::to_string(e + 1) + "/" +
+                      std::to_string(cfg_.epochs) + " (0-based " + std::to_string(e) + "), step " +
+                      std::to_string(step) + ": " + buf +
+                      ". The step was not applied; the last checkpoint is the last good state. Try a lower lr "
+                      "(now " + std::to_string(opt_->lr()) + ") or a larger batch.";
+    throw TrainingDiverged(msg, e, step);
+  }
+
+  // Applies one step: backward of loss, SGD update, memory push.
+  void apply(const Tensor& loss, const std::vector<int64_t>& ids, const Tensor& z2) {
+    opt_->zero_grad();
+    loss.backward();
+    opt_->step();
+    memory_->push(ids, z2);
+  }
+
+  LossTerms step_phase1(const Batch& b, int e, int64_t step) {
+    const int64_t m = b.size();
+    Tensor x;
+    {
+      NoGrad ng;
+      x = on_device(concat0({b.views[0], b.views[1]}));
+    }
+    nn::End2EndOutput out = model_->forward(x);
+    const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
+    const Tensor rgc = rgc_loss(z, z2, cfg_.temperature);
+    Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
+    LossTerms t;
+    t.rgc = rgc.item();
+    if (cfg_.phase1_agc) {
+      for (int h = 0; h < cfg_.nheads; ++h) {
+        const AgcLoss a = agc_loss(slice0(out.logits[static_cast<std::size_t>(h)], 0, m),
+                                   slice0(out.logits[static_cast<std::size_t>(h)], m, 2 * m), cfg_.entropy_weight);
+        loss = add(loss, mul_scalar(a.total, cfg_.agc_weight));
+        t.agc += a.total.item();
+        t.agc_consistency += a.consistency.item();
+        t.agc_entropy += a.entropy.item();
+      }
+    }
+    t.loss = loss.item();
+    check_finite(t, e, step);
+    apply(loss, memory_ids(b, 1), z2.detach());
+    return t;
+  }
+
+  LossTerms step_phase2(const Batch& b, int e, int64_t step) {
+    const int64_t m = b.size(), k = st_.neighbour_k;
+    Tensor x;
+    std::array<Tensor, 3> w;
+    {
+      NoGrad ng;
+      x = on_device(concat0({b.views[0], b.views[1]}));
+      for (int j = 0; j < 3; ++j) {
+        Tensor wj = Tensor::empty(Shape{m});
+        for (int64_t i = 0; i < m; ++i) {
+          const int64_t anchor = b.indices[static_cast<std::size_t>(i)];
+          const int64_t nb = st_.neighbours[static_cast<std::size_t>(anchor * k + std::min<int64_t>(j, k - 1))];
+          wj.data()[i] = st_.node_weights[static_cast<std::size_t>(nb)];
+        }
+        w[static_cast<std::size_t>(j)] = on_device(wj);
+      }
+    }
+    // Each its own forward pass (BatchNorm statistics of that pass alone): [x; x'], v_0, v_1, v_2, u.
+    nn::End2EndOutput out = model_->forward(x);
+    std::array<Tensor, 3> v;
+    for (int j = 0; j < 3; ++j)
+      v[static_cast<std::size_t>(j)] = model_->forward(on_device(b.views[static_cast<std::size_t>(2 + j)])).embedding;
+    nn::End2EndOutput ou = model_->forward(on_device(b.views[5]));
+    const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
+    const Tensor rgc = rgc_loss(z, z2, v, w, cfg_.temperature);
+    Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
+    LossTerms t;
+    t.rgc = rgc.item();
+    for (int h = 0; h < cfg_.nheads; ++h) {
+      const AgcLoss a = agc_loss(slice0(out.logits[static_cast<std::size_t>(h)], 0, m), ou.logits[static_cast<std::size_t>(h)],
+                                 cfg_.entropy_weight);
+      loss = add(loss, mul_scalar(a.total, cfg_.agc_weight));
+      t.agc += a.total.item();
+      t.agc_consistency += a.consistency.item();
+      t.agc_entropy += a.entropy.item();
+    }
+    t.loss = loss.item();
+    check_finite(t, e, step);
+    apply(loss, memory_ids(b, 2), z2.detach());
+    return t;
+  }
+
+  void summary_line(const EpochReport& r) {
+    char extra[256] = "";
+    int len = 0;
+    if (r.refreshed && r.knn_accuracy >= 0)
+      len += std::snprintf(extra + len, sizeof extra - static_cast<std::size_t>(len), "  knn-acc %.4f", r.knn_accuracy);
+    else if (r.refreshed)
+      len += std::snprintf(extra + len, sizeof extra - static_cast<std::size_t>(len), "  graph refreshed");
+    if (r.evaluated)
+      std::snprintf(extra + len, sizeof extra - static_cast<std::size_t>(len),
+                    "  | ACC %.4f NMI %.4f ARI %.4f top-5 %.4f%s (%.0f s)", r.eval.metrics.acc, r.eval.metrics.nmi,
+                    r.eval.metrics.ari, r.eval.metrics.top5,
+                    r.eval.knn_accuracy >= 0 ? (" eval-knn " + std::to_string(r.eval.knn_accuracy).substr(0, 6)).c_str() : "",
+                    r.eval.seconds);
+    progress_.line("epoch %d/%d phase %d  loss %.4f (rgc %.4f agc %.4f = ce %.4f + ent %.4f)  lr %.4g  %.0f img/s  %.1f s%s",
+                   r.epoch + 1, cfg_.epochs, r.phase, r.mean.loss, r.mean.rgc, r.mean.agc, r.mean.agc_consistency,
+                   r.mean.agc_entropy, r.lr, r.images_per_second, r.seconds, extra);
+  }
+
+  TrainConfig cfg_;
+  TrainData data_;
+  Rng rng_;
+  Device device_;
+  std::unique_ptr<nn::End2EndModel> model_;
+  std::unique_ptr<SGD> opt_;
+  std::unique_ptr<FeatureMemory> memory_;
+  std::unique_ptr<Loader> loader_;
+  int loader_phase_ = 0;
+  TrainerState st_;
+  int num_classes_ = 0;
+  const std::atomic<bool>* stop_flag_ = nullptr;
+  ProgressLine progress_;
+};
+
+}  // namespace train
+}  // namespace gcc

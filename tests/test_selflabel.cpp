@@ -1,0 +1,615 @@
+// Self-labelling (train/selflabel.hpp) and checkpoint evaluation (train/evaluate.hpp) on a few hundred
+// Fashion-MNIST images (synthetic striped images when Debian's dataset-fashion-mnist is not installed),
+// starting from a tiny End2EndModel checkpoint written here: masks, the no-confident-batch rule, finite
+// losses, the NaN guard, EMA, checkpoints and bit-identical resume, configs and presets, gcc_eval's core
+// and its errors (corrupt / truncated checkpoint, K mismatch, unknown dataset).
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "gradcheck.hpp"
+#include "gcc/io/checkpoint.hpp"
+#include "gcc/io/config.hpp"
+#include "gcc/io/npy.hpp"
+#include "gcc/train/config.hpp"
+#include "gcc/train/data.hpp"
+#include "gcc/train/evaluate.hpp"
+#include "gcc/train/selflabel.hpp"
+
+using namespace gcc;
+using namespace gcc::train;
+
+namespace {
+
+struct SlTempDir {
+  std::string path;
+  SlTempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "gcc_selflabel_test_XXXXXX").string();
+    char* p = ::mkdtemp(tmpl.data());
+    REQUIRE(p != nullptr);
+    path = p;
+  }
+  ~SlTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
+// n images 28x28 grey: Fashion-MNIST's test split when installed, else 4 kinds of noisy stripes
+// (GCC_TEST_SYNTHETIC=1 in the environment forces the stripes, to check that path on a machine with the data).
+std::shared_ptr<const ImageDataset> small_images(int64_t n) {
+  static bool said = false;
+  if (!std::getenv("GCC_TEST_SYNTHETIC") && data_detail::is_file(default_fashion_mnist_root() + "/t10k-labels-idx1-ubyte.gz")) {
+    static const ImageDataset t = read_fashion_mnist("", "test");
+    return std::make_shared<const ImageDataset>(slice(t, 0, n));
+  }
+  if (!said) {
+    MESSAGE("test_selflabel: Fashion-MNIST not found under ", default_fashion_mnist_root(),
+            " (Debian package dataset-fashion-mnist) or GCC_TEST_SYNTHETIC set: the self-labelling tests run on "
+            "synthetic striped images");
+    said = true;
+  }
+  ImageDataset d;
+  d.n = n;
+  d.height = d.width = 28;
+  d.channels = 1;
+  d.name = "synthetic-stripes";
+  d.class_names = {"h", "v", "d", "c"};
+  d.pixels.resize(static_cast<std::size_t>(n * 28 * 28));
+  Rng rng(7);
+  for (int64_t i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % 4), ph = static_cast<int>(rng.below(4));
+    d.labels.push_back(c);
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        const int v = c == 0   ? ((y + ph) / 3) % 2
+                      : c == 1 ? ((x + ph) / 3) % 2
+                      : c == 2 ? ((x + y + ph) / 4) % 2
+                               : (((x + ph) / 4) + ((y + ph) / 4)) % 2;
+        const double p = v * 200 + 30 + rng.normal(0, 20);
+        d.pixels[static_cast<std::size_t>((i * 28 + y) * 28 + x)] = static_cast<uint8_t>(std::min(255.0, std::max(0.0, p)));
+      }
+  }
+  return std::make_shared<const ImageDataset>(std::move(d));
+}
+
+// The end-to-end config of the tiny model: Fashion-MNIST preset, width 4.
+TrainConfig tiny_base() {
+  TrainConfig c = train_preset("fashion-mnist");
+  c.base_width = 4;
+  c.train_subset = 0;
+  c.eval_set = "train";
+  c.loader_threads = 1;
+  c.eval_batch_size = 128;
+  c.seed = 5;
+  return c;
+}
+
+// Writes a tiny "end-to-end" checkpoint (random weights, cluster head scaled so that the softmax is
+// peaked and some samples pass a high threshold) as gcc_train would: model + config text.
+void write_e2e_checkpoint(const std::string& path, const TrainConfig& base, float head_scale = 10.f) {
+  Rng rng(base.seed);
+  nn::End2EndModel m(base.model_config(), rng);
+  for (const NamedTensor& p : m.named_parameters())
+    if (p.name.rfind("cluster_head.", 0) == 0) {
+      float* d = p.tensor.data();
+      for (int64_t i = 0; i < p.tensor.numel(); ++i) d[i] *= head_scale;
+    }
+  io::CheckpointContents c;
+  c.model = &m;
+  c.epoch = 2;
+  c.config = train_config_text(base, "test end-to-end run");
+  io::save_checkpoint(path, c);
+}
+
+SelfLabelConfig tiny_selflabel(const TrainConfig& base) {
+  SelfLabelConfig c = selflabel_preset(base);
+  c.batch_size = 100;
+  c.epochs = 2;
+  c.confidence_threshold = 0.9f;
+  c.lr = 1e-3f;
+  c.seed = 11;
+  return c;
+}
+
+std::vector<std::vector<float>> snapshot(const std::vector<NamedTensor>& ts) {
+  std::vector<std::vector<float>> out;
+  for (const NamedTensor& t : ts) out.push_back(t.tensor.to_vector());
+  return out;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const gcc::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("selflabel: a tiny run from an end-to-end checkpoint: masks, finite loss, evaluation each epoch") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  write_e2e_checkpoint(dir / "e2e.safetensors", base);
+  const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
+  const TrainConfig read = checkpoint_train_config(init);
+  CHECK(train_config_text(read) == train_config_text(base));
+  const auto imgs = small_images(300);
+  SelfLabelTrainer t(tiny_selflabel(read), TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  t.load_initial_weights(init);
+  std::vector<NamedTensor> contrastive;
+  for (const NamedTensor& p : t.model().named_parameters())
+    if (p.name.rfind("contrastive_head.", 0) == 0) contrastive.push_back(p);
+  const auto head_before = snapshot(contrastive);
+  const auto trained_before = snapshot(t.trained_parameters());
+  std::vector<SelfLabelEpochReport> reps;
+  t.fit([&](const SelfLabelEpochReport& r) { reps.push_back(r); });
+  REQUIRE(reps.size() == 2);
+  CHECK(t.finished());
+  for (const SelfLabelEpochReport& r : reps) {
+    CHECK(r.complete);
+    CHECK(r.steps == 3);
+    CHECK(r.samples == 300);
+    CHECK(r.updates + r.skipped == r.steps);
+    CHECK(r.confident > 0);
+    CHECK(r.confident < r.samples);  // the mask keeps some samples and drops others
+    CHECK(r.confident_fraction == doctest::Approx(static_cast<double>(r.confident) / 300.0));
+    CHECK(std::isfinite(r.mean_loss));
+    CHECK(r.mean_loss >= 0.0);
+    REQUIRE(r.evaluated);  // eval_every 1
+    CHECK(r.eval.evaluated == 300);
+    CHECK(r.eval.metrics.acc > 0.0);
+    CHECK(r.eval.metrics.acc <= 1.0);
+    CHECK(r.eval.metrics.nmi >= 0.0);
+    CHECK(std::isfinite(r.eval.metrics.ari));
+    CHECK(r.eval.metrics.top5 >= r.eval.metrics.acc);
+    CHECK(r.eval.knn_accuracy == -1.0);  // no embeddings in self-labelling
+    MESSAGE("selflabel epoch ", r.epoch, ": loss ", r.mean_loss, ", confident ", r.confident, "/", r.samples,
+            ", updates ", r.updates, ", ACC ", r.eval.metrics.acc);
+  }
+  CHECK(t.state().updates > 0);
+  CHECK(t.state().global_step == 6);
+  CHECK(snapshot(contrastive) == head_before);            // not trained
+  CHECK(snapshot(t.trained_parameters()) != trained_before);  // trained
+  CHECK(t.optimizer().steps()[0] == t.state().updates);
+}
+
+TEST_CASE("selflabel: a batch without a confident sample makes no update at all") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  write_e2e_checkpoint(dir / "e2e.safetensors", base, 1.f);  // unscaled head: probabilities near 1/K
+  const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
+  SelfLabelConfig cfg = tiny_selflabel(base);
+  cfg.epochs = 1;
+  cfg.confidence_threshold = 0.98f;
+  cfg.eval_every = 0;
+  SelfLabelTrainer t(cfg, TrainData::single(small_images(200)));
+  t.set_progress_output(nullptr);
+  t.load_initial_weights(init);
+  const auto state_before = snapshot(t.model().state_dict());
+  const SelfLabelEpochReport r = t.train_epoch();
+  CHECK(r.steps == 2);
+  CHECK(r.skipped == 2);
+  CHECK(r.updates == 0);
+  CHECK(r.confident == 0);
+  CHECK(r.mean_loss == 0.0);
+  CHECK(t.state().skipped_batches == 2);
+  CHECK(t.state().updates == 0);
+  CHECK(t.optimizer().steps()[0] == 0);
+  // weights and BatchNorm running statistics (updated by the weak pass, then put back) unchanged
+  CHECK(snapshot(t.model().state_dict()) == state_before);
+  CHECK(t.finished());
+}
+
+TEST_CASE("selflabel: checkpoints hold the release's self-labelling model and resume bit-identically") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  write_e2e_checkpoint(dir / "e2e.safetensors", base);
+  const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
+  const auto imgs = small_images(300);
+  SelfLabelConfig cfg = tiny_selflabel(base);
+  cfg.eval_every = 0;  // evaluate after the last epoch only
+
+  SelfLabelTrainer straight(cfg, TrainData::single(imgs));
+  straight.set_progress_output(nullptr);
+  straight.load_initial_weights(init);
+  straight.fit();
+
+  SelfLabelTrainer first(cfg, TrainData::single(imgs));
+  first.set_progress_output(nullptr);
+  first.load_initial_weights(init);
+  const SelfLabelEpochReport r0 = first.train_epoch();
+  CHECK_FALSE(r0.evaluated);
+  const std::string p = dir / "sl.safetensors";
+  first.save_checkpoint(p, {{"init_checkpoint", dir / "e2e.safetensors"}});
+
+  const io::Checkpoint ck = io::Checkpoint::load(p);
+  for (const std::string& n : ck.file().names()) CHECK(n.rfind("contrastive_head.", 0) != 0);
+  CHECK(ck.file().metadata("model_modules") == "backbone,cluster_head");
+  CHECK(ck.file().metadata("setup") == "selflabel");
+  CHECK(ck.file().metadata("init_checkpoint") == dir / "e2e.safetensors");
+  CHECK(ck.optimizer_kind() == "adam");
+  CHECK(ck.epoch() == 1);
+  CHECK(ck.global_step() == 3);
+  CHECK_FALSE(checkpoint_has_contrastive_head(ck));
+  // configs read back: the base (train_config_text) and the self-labelling keys
+  SelfLabelConfig back;
+  back.base = checkpoint_train_config(ck);
+  apply_selflabel_config_text(back, ck.file().metadata("selflabel.config"), "test");
+  CHECK(selflabel_config_text(back) == selflabel_config_text(cfg));
+  CHECK(train_config_text(back.base) == train_config_text(cfg.base));
+
+  SelfLabelTrainer resumed(back, TrainData::single(imgs));
+  resumed.set_progress_output(nullptr);
+  resumed.resume_from(ck);
+  CHECK(resumed.next_epoch() == 1);
+  CHECK(resumed.state().global_step == 3);
+  std::vector<SelfLabelEpochReport> reps;
+  resumed.fit([&](const SelfLabelEpochReport& r) { reps.push_back(r); });
+  REQUIRE(reps.size() == 1);
+  CHECK(reps[0].evaluated);
+  CHECK(resumed.finished());
+  const auto a = straight.model().state_dict(), b = resumed.model().state_dict();
+  REQUIRE(a.size() == b.size());
+  int compared = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name.rfind("contrastive_head.", 0) == 0) continue;
+    CAPTURE(a[i].name);
+    CHECK(a[i].tensor.to_vector() == b[i].tensor.to_vector());
+    ++compared;
+  }
+  CHECK(compared > 20);
+  CHECK(resumed.state().updates == straight.state().updates);
+  // a self-labelling checkpoint is not a start for load_initial_weights' sibling resume_from of another kind
+  CHECK_THROWS_WITH_AS(resumed.resume_from(init), doctest::Contains("is not a self-labelling checkpoint"), gcc::Error);
+}
+
+TEST_CASE("selflabel: a stop request ends the epoch after the current step; a resumed run continues bit-identically") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  write_e2e_checkpoint(dir / "e2e.safetensors", base);
+  const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
+  const auto imgs = small_images(300);
+  SelfLabelConfig cfg = tiny_selflabel(base);
+  cfg.epochs = 1;
+  SelfLabelTrainer straight(cfg, TrainData::single(imgs));
+  straight.set_progress_output(nullptr);
+  straight.load_initial_weights(init);
+  straight.fit();
+  SelfLabelTrainer first(cfg, TrainData::single(imgs));
+  first.set_progress_output(nullptr);
+  first.load_initial_weights(init);
+  std::atomic<bool> stop{true};
+  first.set_stop_flag(&stop);
+  std::vector<SelfLabelEpochReport> reps;
+  first.fit([&](const SelfLabelEpochReport& r) { reps.push_back(r); });
+  REQUIRE(reps.size() == 1);
+  CHECK_FALSE(reps[0].complete);
+  CHECK_FALSE(reps[0].evaluated);
+  CHECK(reps[0].steps == 1);
+  CHECK(first.next_epoch() == 0);
+  CHECK(first.next_step() == 1);
+  first.save_checkpoint(dir / "stopped.safetensors");
+  SelfLabelTrainer resumed(cfg, TrainData::single(imgs));
+  resumed.set_progress_output(nullptr);
+  resumed.resume_from(io::Checkpoint::load(dir / "stopped.safetensors"));
+  CHECK(resumed.next_step() == 1);
+  const SelfLabelEpochReport r = resumed.train_epoch();
+  CHECK(r.complete);
+  CHECK(r.steps == 2);
+  CHECK(r.evaluated);
+  CHECK(resumed.finished());
+  CHECK(r.eval.predictions == straight.evaluate().predictions);
+  CHECK(snapshot(resumed.trained_parameters()) == snapshot(straight.trained_parameters()));
+  CHECK(snapshot(resumed.model().named_buffers()) == snapshot(straight.model().named_buffers()));
+}
+
+TEST_CASE("selflabel: a NaN stops with a message, nothing of the step applied") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  write_e2e_checkpoint(dir / "e2e.safetensors", base);
+  SelfLabelConfig cfg = tiny_selflabel(base);
+  SelfLabelTrainer t(cfg, TrainData::single(small_images(100)));
+  t.set_progress_output(nullptr);
+  t.load_initial_weights(io::Checkpoint::load(dir / "e2e.safetensors"));
+  Tensor w;
+  for (const NamedTensor& p : t.model().named_parameters())
+    if (p.name == "cluster_head.0.bias") w = p.tensor;
+  REQUIRE(w.defined());
+  w.data()[0] = std::numeric_limits<float>::quiet_NaN();
+  const auto before = snapshot(t.model().named_buffers());
+  const auto conv = t.model().named_parameters()[0].tensor.to_vector();
+  bool thrown = false;
+  try {
+    t.train_epoch();
+  } catch (const TrainingDiverged& e) {
+    thrown = true;
+    const std::string m = e.what();
+    CHECK(m.find("self-labelling diverged at epoch 1/2") != std::string::npos);
+    CHECK(m.find("step 0") != std::string::npos);
+    CHECK(m.find("not finite") != std::string::npos);
+  }
+  CHECK(thrown);
+  CHECK(snapshot(t.model().named_buffers()) == before);
+  CHECK(t.model().named_parameters()[0].tensor.to_vector() == conv);
+  CHECK(t.state().updates == 0);
+  // save refuses a non-finite model, keeping the previous file
+  CHECK_THROWS_WITH_AS(t.save_checkpoint(dir / "bad.safetensors"), doctest::Contains("refusing to save"), gcc::Error);
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.safetensors"));
+}
+
+TEST_CASE("selflabel: EMA as the release (weights = their EMA after each step, BatchNorm buffers as at the start)") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  write_e2e_checkpoint(dir / "e2e.safetensors", base);
+  const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
+  const auto imgs = small_images(200);
+  SelfLabelConfig cfg = tiny_selflabel(base);
+  cfg.epochs = 1;
+  cfg.eval_every = 0;
+  SelfLabelTrainer plain(cfg, TrainData::single(imgs));
+  cfg.use_ema = true;
+  cfg.ema_alpha = 0.f;  // shadow = weights: the same weights as without EMA
+  SelfLabelTrainer ema0(cfg, TrainData::single(imgs));
+  cfg.ema_alpha = 0.9f;
+  SelfLabelTrainer ema9(cfg, TrainData::single(imgs));
+  for (SelfLabelTrainer* t : {&plain, &ema0, &ema9}) {
+    t->set_progress_output(nullptr);
+    t->load_initial_weights(init);
+  }
+  const auto buffers0 = snapshot(plain.model().named_buffers());
+  const auto params0 = snapshot(plain.trained_parameters());
+  for (SelfLabelTrainer* t : {&plain, &ema0, &ema9}) {
+    const SelfLabelEpochReport r = t->train_epoch();
+    REQUIRE(r.updates > 0);
+  }
+  CHECK(snapshot(ema0.trained_parameters()) == snapshot(plain.trained_parameters()));
+  CHECK(snapshot(ema0.model().named_buffers()) == buffers0);
+  CHECK(snapshot(plain.model().named_buffers()) != buffers0);
+  CHECK(snapshot(ema9.model().named_buffers()) == buffers0);
+  // with alpha 0.9 the weights move less than without EMA
+  double d_plain = 0, d_ema = 0;
+  const auto pp = snapshot(plain.trained_parameters()), pe = snapshot(ema9.trained_parameters());
+  for (std::size_t i = 0; i < params0.size(); ++i)
+    for (std::size_t j = 0; j < params0[i].size(); ++j) {
+      d_plain += std::fabs(pp[i][j] - params0[i][j]);
+      d_ema += std::fabs(pe[i][j] - params0[i][j]);
+    }
+  CHECK(d_ema > 0.0);
+  CHECK(d_ema < d_plain);
+}
+
+TEST_CASE("selflabel: presets, keys, release YAML configs and their errors") {
+  const SelfLabelConfig c10 = selflabel_preset("cifar10");
+  CHECK(c10.batch_size == 1000);
+  CHECK(c10.epochs == 200);
+  CHECK(c10.cutout == 16);
+  CHECK(c10.lr == 5e-5f);
+  CHECK(c10.beta1 == 0.9f);
+  CHECK(c10.beta2 == 0.999f);
+  CHECK(c10.weight_decay == 1e-4f);
+  CHECK(c10.confidence_threshold == 0.98f);
+  CHECK(c10.class_balancing);
+  CHECK_FALSE(c10.use_ema);
+  CHECK(c10.strong_params().crop == 32);
+  const SelfLabelConfig stl = selflabel_preset("stl-10");
+  CHECK(stl.batch_size == 500);
+  CHECK(stl.epochs == 100);
+  CHECK(stl.cutout == 32);
+  CHECK(stl.strong_params().crop == 96);
+  CHECK(selflabel_preset("imagenet-dogs").base.num_clusters == 15);
+  for (const std::string& n : preset_names()) CHECK_NOTHROW(selflabel_preset(n).validate());
+  CHECK_THROWS_WITH_AS(selflabel_preset("mnist"), doctest::Contains("unknown preset 'mnist'"), gcc::Error);
+
+  SelfLabelConfig c = selflabel_preset("fashion-mnist");
+  set_selflabel_key(c, "confidence-threshold", "0.9");
+  set_selflabel_key(c, "use_ema", "yes");
+  set_selflabel_key(c, "batch_size", "64");
+  set_selflabel_key(c, "eval_set", "train");  // a TrainConfig key: goes to base
+  set_selflabel_key(c, "lr", "0.0001");
+  CHECK(c.confidence_threshold == 0.9f);
+  CHECK(c.use_ema);
+  CHECK(c.batch_size == 64);
+  CHECK(c.base.batch_size == 256);  // the self-labelling key shadows the end-to-end one
+  CHECK(c.base.eval_set == "train");
+  CHECK(selflabel_config_text(c).find("lr: 0.0001\n") != std::string::npos);
+  CHECK_THROWS_WITH_AS(set_selflabel_key(c, "threshold", "0.5"), doctest::Contains("unknown self-labelling key 'threshold'"),
+                       gcc::Error);
+  CHECK_THROWS_WITH_AS(set_selflabel_key(c, "cutout", "big"), doctest::Contains("config key 'cutout': value 'big'"),
+                       gcc::Error);
+  c.confidence_threshold = 1.f;
+  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("confidence_threshold = 1"), gcc::Error);
+  c.confidence_threshold = 0.98f;
+  c.strong_crop = 24;
+  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("must equal the evaluation crop"), gcc::Error);
+
+  // the release's self-labelling YAML files, as they are
+  const std::string configs = std::string(GCC_FIXTURE_DIR) + "/../../examples/configs";
+  SelfLabelConfig r = selflabel_preset("cifar-10");
+  r.epochs = 3;
+  r.batch_size = 7;
+  apply_selflabel_release_config(r, io::load_config(configs + "/selflabel_cifar10.yml"));
+  CHECK(r.epochs == 200);
+  CHECK(r.batch_size == 1000);
+  CHECK(r.lr == 5e-5f);
+  CHECK(r.confidence_threshold == 0.98f);
+  CHECK(r.cutout == 16);
+  CHECK(r.num_strong_ops == 4);
+  CHECK(r.base.eval_resize == 40);
+  CHECK_NOTHROW(r.validate());
+  SelfLabelConfig s = selflabel_preset("stl-10");
+  apply_selflabel_release_config(s, io::load_config(configs + "/selflabel_stl10.yml"));
+  CHECK(s.batch_size == 500);
+  CHECK(s.cutout == 32);
+  // overrides of the YAML file, and mismatches with the checkpoint's model
+  SelfLabelConfig o = selflabel_preset("cifar-10");
+  apply_selflabel_release_config(
+      o, io::load_config(configs + "/selflabel_cifar10.yml", {io::parse_override("--confidence_threshold=0.9"),
+                                                              io::parse_override("--use_ema=True")}));
+  CHECK(o.confidence_threshold == 0.9f);
+  CHECK(o.use_ema);
+  SelfLabelConfig m = selflabel_preset("cifar-10");
+  CHECK_THROWS_WITH_AS(apply_selflabel_release_config(m, io::load_config(configs + "/selflabel_cifar20.yml")),
+                       doctest::Contains("train_db_name 'cifar-20' but the end-to-end checkpoint was trained on 'cifar-10'"),
+                       gcc::Error);
+  CHECK_THROWS_WITH_AS(
+      apply_selflabel_release_config(m, io::load_config_string("setup: selflabel\ntrain_db_name: cifar-10\nnum_classes: 20\n", "k.yml")),
+      doctest::Contains("k.yml: num_classes K = 20 does not match the end-to-end checkpoint's K = 10"), gcc::Error);
+  CHECK_THROWS_WITH_AS(apply_selflabel_release_config(m, io::load_config(configs + "/end2end_cifar10.yml")),
+                       doctest::Contains("self-labelling needs a selflabel config"), gcc::Error);
+}
+
+TEST_CASE("eval: evaluate_checkpoint on tiny checkpoints (end-to-end with embeddings, self-labelling without)") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  const std::string e2e = dir / "e2e.safetensors";
+  write_e2e_checkpoint(e2e, base);
+  const auto imgs = small_images(120);
+  CheckpointEvalOptions o;
+  o.backbone_features = true;
+  const CheckpointEvaluation r = evaluate_checkpoint(e2e, o, imgs);
+  CHECK(r.has_contrastive_head);
+  CHECK(r.epoch == 2);
+  CHECK(r.config.base_width == 4);
+  CHECK(r.eval.evaluated == 120);
+  CHECK(r.eval.predictions.size() == 120u);
+  CHECK(r.eval.probabilities.shape() == Shape{120, 10});
+  CHECK(r.eval.embeddings.shape() == Shape{120, 128});
+  CHECK(r.backbone_features.shape() == Shape{120, 32});  // 8 x width 4
+  CHECK(r.eval.knn_accuracy >= 0.0);
+  CHECK(r.eval.knn_accuracy <= 1.0);
+  CHECK(r.eval.metrics.acc > 0.0);
+  CHECK(r.eval.metrics.top5 >= r.eval.metrics.acc);
+  // the same numbers as the model's own forward pass in eval mode (first batch of 8 images)
+  {
+    const io::Checkpoint ck = io::Checkpoint::load(e2e);
+    CheckpointModel m = load_checkpoint_model(ck, r.config);
+    REQUIRE(m.has_contrastive_head);
+    m.model->eval();
+    const data::EvalView view(r.config.eval_params());
+    Tensor x = Tensor::empty(Shape{8, 1, 28, 28});
+    Rng unused(0);
+    for (int i = 0; i < 8; ++i) view(imgs->image(i), 28, 28, 1, unused, x.data() + i * 28 * 28);
+    NoGrad ng;
+    const nn::End2EndOutput out = m.model->forward(x);
+    const Tensor p = softmax(out.logits[0], 1);
+    for (int64_t i = 0; i < 8; ++i) {
+      for (int64_t k = 0; k < 10; ++k) CHECK(r.eval.probabilities.data()[i * 10 + k] == doctest::Approx(p.data()[i * 10 + k]).epsilon(1e-5));
+      for (int64_t k = 0; k < 128; ++k)
+        CHECK(r.eval.embeddings.data()[i * 128 + k] == doctest::Approx(out.embedding.data()[i * 128 + k]).epsilon(1e-4));
+    }
+  }
+  // outputs
+  const std::vector<std::string> files = write_eval_outputs(dir.path, r.eval, r.class_names, r.backbone_features);
+  for (const char* f : {"predictions.npy", "targets.npy", "probabilities.npy", "features.npy", "backbone_features.npy",
+                        "confusion.csv", "confusion.png"}) {
+    CAPTURE(f);
+    CHECK(std::find(files.begin(), files.end(), f) != files.end());
+    CHECK(std::filesystem::exists(dir / f));
+  }
+  CHECK(io::read_npy(dir / "features.npy").shape == std::vector<int64_t>{120, 128});
+  CHECK(io::read_npy(dir / "predictions.npy").shape == std::vector<int64_t>{120});
+  CHECK(eval_json(r.eval).str().find("\"knn_accuracy\":") != std::string::npos);
+
+  // a self-labelling checkpoint: no contrastive head -> backbone features, no kNN accuracy
+  SelfLabelConfig cfg = tiny_selflabel(base);
+  cfg.epochs = 1;
+  cfg.eval_every = 0;
+  SelfLabelTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  t.load_initial_weights(io::Checkpoint::load(e2e));
+  t.train_epoch();
+  t.save_checkpoint(dir / "sl.safetensors");
+  const CheckpointEvaluation s = evaluate_checkpoint(dir / "sl.safetensors", CheckpointEvalOptions{}, imgs);
+  CHECK_FALSE(s.has_contrastive_head);
+  CHECK(s.setup == "selflabel");
+  CHECK_FALSE(s.eval.embeddings.defined());
+  CHECK(s.backbone_features.shape() == Shape{120, 32});
+  CHECK(s.eval.knn_accuracy == -1.0);
+  const EvalResult direct = t.evaluate();
+  CHECK(direct.predictions == s.eval.predictions);
+  CHECK(direct.metrics.acc == s.eval.metrics.acc);
+
+  // a model-only file (no config, e.g. converted from the release): preset + shapes
+  {
+    Rng rng(1);
+    TrainConfig other = tiny_base();
+    other.base_width = 2;
+    other.num_clusters = 6;
+    nn::End2EndModel mm(other.model_config(), rng);
+    io::save_model(dir / "plain.safetensors", mm);
+    CHECK_THROWS_WITH_AS(evaluate_checkpoint(dir / "plain.safetensors", CheckpointEvalOptions{}, imgs),
+                         doctest::Contains("stores no configuration"), gcc::Error);
+    CheckpointEvalOptions po;
+    po.preset = "fashion-mnist";
+    const CheckpointEvaluation pr = evaluate_checkpoint(dir / "plain.safetensors", po, imgs);
+    CHECK(pr.config.base_width == 2);
+    CHECK(pr.config.num_clusters == 6);
+    CHECK(pr.eval.probabilities.shape() == Shape{120, 6});
+  }
+}
+
+TEST_CASE("eval: corrupt or truncated checkpoints, K mismatches and unknown datasets get clear errors") {
+  SlTempDir dir;
+  const TrainConfig base = tiny_base();
+  const std::string e2e = dir / "e2e.safetensors";
+  write_e2e_checkpoint(e2e, base);
+  const auto imgs = small_images(40);
+  const std::string good = io::read_file(e2e);
+  auto put = [&](const std::string& p, const std::string& bytes) {
+    std::ofstream f(p, std::ios::binary);
+    f << bytes;
+  };
+  const std::string cut = dir / "cut.safetensors";
+  put(cut, good.substr(0, good.size() / 2));
+  std::string msg = error_of([&] { evaluate_checkpoint(cut, CheckpointEvalOptions{}, imgs); });
+  CHECK(msg.find(cut) != std::string::npos);
+  CHECK(msg.find("truncated") != std::string::npos);
+  const std::string junk = dir / "junk.safetensors";
+  put(junk, "this is not a checkpoint at all");
+  msg = error_of([&] { evaluate_checkpoint(junk, CheckpointEvalOptions{}, imgs); });
+  CHECK(msg.find(junk) != std::string::npos);
+  CHECK(error_of([&] { evaluate_checkpoint(dir / "missing.safetensors", CheckpointEvalOptions{}, imgs); })
+            .find("No such file or directory") != std::string::npos);
+  // K
+  CheckpointEvalOptions k;
+  k.overrides = {{"num_clusters", "7"}};
+  msg = error_of([&] { evaluate_checkpoint(e2e, k, imgs); });
+  CHECK(msg.find("has K = 10 clusters") != std::string::npos);
+  CHECK(msg.find("asks for K = 7") != std::string::npos);
+  {
+    SelfLabelConfig cfg = tiny_selflabel(base);
+    cfg.base.num_clusters = 4;
+    SelfLabelTrainer t(cfg, TrainData::single(imgs));
+    CHECK_THROWS_WITH_AS(t.load_initial_weights(io::Checkpoint::load(e2e)), doctest::Contains("has K = 10 clusters"),
+                         gcc::Error);
+  }
+  // unknown dataset
+  CheckpointEvalOptions d;
+  d.overrides = {{"dataset", "mnist-xl"}};
+  CHECK_THROWS_WITH_AS(evaluate_checkpoint(e2e, d), doctest::Contains("unknown dataset 'mnist-xl'"), gcc::Error);
+  // a stored config with an unknown key
+  {
+    Rng rng(1);
+    nn::End2EndModel m(base.model_config(), rng);
+    io::CheckpointContents c;
+    c.model = &m;
+    c.config = "preset: fashion-mnist\nbase_width: 4\nlearning_rate: 3\n";
+    io::save_checkpoint(dir / "badcfg.safetensors", c);
+    CHECK_THROWS_WITH_AS(evaluate_checkpoint(dir / "badcfg.safetensors", CheckpointEvalOptions{}, imgs),
+                         doctest::Contains("unknown config key 'learning_rate'"), gcc::Error);
+  }
+}

@@ -1,0 +1,369 @@
+// End-to-end trainer (train/end2end.hpp) on a few hundred Fashion-MNIST images (synthetic striped images
+// when Debian's dataset-fashion-mnist is not installed): both phases, the refresh, evaluation, the loss
+// going down, the NaN guard, config keys and presets.
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "gradcheck.hpp"
+#include "gcc/train/config.hpp"
+#include "gcc/train/data.hpp"
+#include "gcc/train/end2end.hpp"
+
+using namespace gcc;
+using namespace gcc::train;
+
+namespace {
+
+// n images 28x28 grey: Fashion-MNIST's test split when installed, else 4 kinds of noisy stripes.
+std::shared_ptr<const ImageDataset> small_images(int64_t n) {
+  static bool said = false;
+  if (data_detail::is_file(default_fashion_mnist_root() + "/t10k-labels-idx1-ubyte.gz")) {
+    const ImageDataset t = read_fashion_mnist("", "test");
+    return std::make_shared<const ImageDataset>(slice(t, 0, n));
+  }
+  if (!said) {
+    std::fprintf(stderr, "MESSAGE test_train: Fashion-MNIST not found under %s (Debian package "
+                 "dataset-fashion-mnist): the trainer tests run on synthetic striped images\n",
+                 default_fashion_mnist_root().c_str());
+    said = true;
+  }
+  ImageDataset d;
+  d.n = n;
+  d.height = d.width = 28;
+  d.channels = 1;
+  d.name = "synthetic-stripes";
+  d.class_names = {"h", "v", "d", "c"};
+  d.pixels.resize(static_cast<std::size_t>(n * 28 * 28));
+  Rng rng(7);
+  for (int64_t i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % 4), ph = static_cast<int>(rng.below(4));
+    d.labels.push_back(c);
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        int v = c == 0 ? ((y + ph) / 3) % 2 : c == 1 ? ((x + ph) / 3) % 2 : c == 2 ? ((x + y + ph) / 4) % 2 : (((x + ph) / 4) + ((y + ph) / 4)) % 2;
+        const double p = v * 200 + 30 + rng.normal(0, 20);
+        d.pixels[static_cast<std::size_t>((i * 28 + y) * 28 + x)] = static_cast<uint8_t>(std::min(255.0, std::max(0.0, p)));
+      }
+  }
+  return std::make_shared<const ImageDataset>(std::move(d));
+}
+
+TrainConfig tiny_config() {
+  TrainConfig c = train_preset("fashion-mnist");
+  c.base_width = 4;
+  c.batch_size = 64;
+  c.epochs = 2;
+  c.switch_epoch = 0;  // epoch 0: phase 1, refresh after it; epoch 1: phase 2
+  c.refresh_every = 1;
+  c.eval_every = 0;
+  c.lr = 0.05f;
+  c.loader_threads = 1;
+  c.train_subset = 0;
+  c.seed = 3;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("train: one tiny epoch of each phase runs end to end") {
+  const auto imgs = small_images(256);
+  TrainConfig cfg = tiny_config();
+  End2EndTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  std::vector<EpochReport> reps;
+  t.fit([&](const EpochReport& r) { reps.push_back(r); });
+  REQUIRE(reps.size() == 2);
+  CHECK(t.finished());
+  CHECK(reps[0].phase == 1);
+  CHECK(reps[0].steps == 4);
+  CHECK(reps[0].images == 2 * 256);
+  CHECK(reps[0].refreshed);
+  CHECK(reps[0].knn_accuracy >= 0.0);
+  CHECK(reps[0].knn_accuracy <= 1.0);
+  CHECK(reps[1].phase == 2);
+  CHECK(reps[1].images == 6 * 256);
+  CHECK(std::isfinite(reps[1].mean.agc));
+  CHECK(reps[1].mean.agc_entropy >= 0.0);
+  for (const EpochReport& r : reps) {
+    CHECK(std::isfinite(r.mean.loss));
+    CHECK(std::isfinite(r.mean.rgc));
+    CHECK(r.complete);
+  }
+  REQUIRE(reps[1].evaluated);
+  const ClusteringMetrics& m = reps[1].eval.metrics;
+  CHECK(reps[1].eval.evaluated == 256);
+  CHECK(m.acc > 0.0);
+  CHECK(m.acc <= 1.0);
+  CHECK(m.nmi >= 0.0);
+  CHECK(m.nmi <= 1.0);
+  CHECK(std::isfinite(m.ari));
+  CHECK(m.top5 >= m.acc);
+  // the graph: k = 6 lists (self usually first), weights sqrt(3 / d) with 6 <= d <= n
+  REQUIRE(t.has_graph());
+  CHECK(t.state().neighbour_k == 6);
+  CHECK(t.state().neighbours.size() == 256u * 6u);
+  for (float w : t.state().node_weights) {
+    CHECK(w <= std::sqrt(3.f / 6.f) + 1e-6f);
+    CHECK(w > 0.f);
+  }
+  // the feature memory got the second view of every sample once per epoch
+  CHECK(t.memory().samples_never_pushed() == 0);
+  CHECK(t.memory().stored(0) == 2);
+}
+
+TEST_CASE("train: the phase-1 loss falls over a few steps") {
+  const auto imgs = small_images(256);
+  TrainConfig cfg = tiny_config();
+  cfg.epochs = 5;
+  cfg.switch_epoch = 10;  // phase 1 throughout
+  cfg.cosine = false;
+  cfg.lr = 0.1f;
+  End2EndTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  std::vector<double> loss;
+  t.fit([&](const EpochReport& r) { loss.push_back(r.mean.loss); });
+  REQUIRE(loss.size() == 5);
+  MESSAGE("phase-1 loss per epoch: ", loss[0], " ", loss[1], " ", loss[2], " ", loss[3], " ", loss[4]);
+  CHECK(loss[4] < loss[0] - 0.1);
+}
+
+TEST_CASE("train: a NaN loss stops with a message naming epoch and step, nothing applied") {
+  const auto imgs = small_images(128);
+  TrainConfig cfg = tiny_config();
+  End2EndTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  // poison one weight of the contrastive head: the embedding and hence the loss become NaN
+  Tensor w;
+  for (auto& p : t.model().named_parameters())
+    if (p.name == "contrastive_head.2.weight") w = p.tensor;
+  REQUIRE(w.defined());
+  w.data()[0] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> before = t.model().named_parameters()[0].tensor.to_vector();
+  bool thrown = false;
+  try {
+    t.train_epoch();
+  } catch (const TrainingDiverged& e) {
+    thrown = true;
+    const std::string m = e.what();
+    CHECK(m.find("non-finite loss at epoch 1/2") != std::string::npos);
+    CHECK(m.find("step 0") != std::string::npos);
+    CHECK(e.epoch() == 0);
+    CHECK(e.step() == 0);
+  }
+  CHECK(thrown);
+  CHECK(t.model().named_parameters()[0].tensor.to_vector() == before);
+  CHECK(t.memory().samples_never_pushed() == 128);
+  CHECK(t.next_epoch() == 0);
+}
+
+TEST_CASE("train: a stop request ends the epoch after the current step; the run continues from there") {
+  const auto imgs = small_images(256);
+  TrainConfig cfg = tiny_config();
+  End2EndTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  std::atomic<bool> stop{true};
+  t.set_stop_flag(&stop);
+  EpochReport r = t.train_epoch();
+  CHECK_FALSE(r.complete);
+  CHECK(r.steps == 1);
+  CHECK(t.next_epoch() == 0);
+  CHECK(t.next_step() == 1);
+  stop = false;
+  r = t.train_epoch();
+  CHECK(r.complete);
+  CHECK(r.steps == 3);
+  CHECK(t.next_epoch() == 1);
+  CHECK(t.next_step() == 0);
+}
+
+TEST_CASE("train: config keys, presets and their errors") {
+  TrainConfig c = train_preset("cifar10");
+  CHECK(c.dataset == "cifar-10");
+  CHECK(c.batch_size == 256);
+  CHECK(c.backbone == "resnet18-cifar");
+  CHECK(train_preset("stl-10").batch_size == 96);
+  CHECK(train_preset("stl-10").backbone == "resnet18-stl");
+  CHECK(train_preset("imagenet_dogs").num_clusters == 15);
+  CHECK(train_preset("tiny-imagenet").backbone == "resnet34-stl");
+  CHECK(train_preset("tiny-imagenet").num_clusters == 200);
+  CHECK(train_preset("tiny-imagenet").batch_size == 128);
+  CHECK(train_preset("cifar-20").num_clusters == 20);
+  for (const std::string& n : preset_names()) {
+    const TrainConfig p = train_preset(n);
+    CHECK_NOTHROW(p.validate());
+    CHECK_NOTHROW(p.model_config());
+  }
+  set_config_key(c, "lr", "0.05");
+  set_config_key(c, "switch-epoch", "7");
+  set_config_key(c, "phase1_agc", "yes");
+  set_config_key(c, "mean", "0.5");
+  CHECK(c.lr == doctest::Approx(0.05));
+  CHECK(c.switch_epoch == 7);
+  CHECK(c.phase1_agc);
+  CHECK(c.mean[2] == doctest::Approx(0.5));
+  CHECK_THROWS_WITH_AS(set_config_key(c, "learning_rate", "1"), doctest::Contains("unknown config key 'learning_rate'"),
+                       gcc::Error);
+  CHECK_THROWS_WITH_AS(set_config_key(c, "epochs", "ten"), doctest::Contains("config key 'epochs': value 'ten' is not an integer"),
+                       gcc::Error);
+  CHECK_THROWS_WITH_AS(train_preset("mnist"), doctest::Contains("unknown preset 'mnist'"), gcc::Error);
+  c.batch_size = 1;
+  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("batch_size = 1"), gcc::Error);
+  // round trip through the text form
+  TrainConfig d = train_preset("fashion-mnist"), e = train_preset("cifar-10");
+  d.lr = 0.123f;
+  const std::string text = config_to_text(d);
+  for (std::size_t p = 0; p < text.size();) {
+    const std::size_t nl = text.find('\n', p), colon = text.find(": ", p);
+    const std::string k = text.substr(p, colon - p), v = text.substr(colon + 2, nl - colon - 2);
+    if (k != "preset") set_config_key(e, k, v);
+    p = nl + 1;
+  }
+  CHECK(config_to_text(e).substr(config_to_text(e).find('\n')) == text.substr(text.find('\n')));
+}
+
+// ---- checkpoints and resume ----------------------------------------------------------------------
+
+#include <filesystem>
+
+#include "gcc/train/end2end_checkpoint.hpp"
+
+namespace {
+
+struct TmpDir {
+  std::string path;
+  TmpDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "gcc_train_test_XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TmpDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// Every tensor of the model and the optimiser's momentum, and the feature memory, as raw bytes.
+std::vector<float> full_state(End2EndTrainer& t) {
+  std::vector<float> out;
+  for (const NamedTensor& p : t.model().state_dict()) {
+    const std::vector<float> v = p.tensor.to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  for (const Tensor& m : t.optimizer().momentum_buffers()) {
+    const std::vector<float> v = m.to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  out.insert(out.end(), t.memory().raw().begin(), t.memory().raw().end());
+  for (float w : t.state().node_weights) out.push_back(w);
+  for (int64_t n : t.state().neighbours) out.push_back(static_cast<float>(n));
+  return out;
+}
+
+bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TrainConfig resume_config() {
+  TrainConfig c = tiny_config();
+  c.epochs = 3;  // epoch 0: phase 1 + refresh; epochs 1, 2: phase 2 (+ refresh after each)
+  c.eval_every = 0;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("train: N epochs straight and N-1 + checkpoint + resume are bit-identical") {
+  const auto imgs = small_images(192);
+  TmpDir dir;
+  const std::string ck = dir.path + "/checkpoint.safetensors";
+  End2EndTrainer a(resume_config(), TrainData::single(imgs));
+  a.set_progress_output(nullptr);
+  a.fit();
+  const std::vector<float> straight = full_state(a);
+  {
+    End2EndTrainer b(resume_config(), TrainData::single(imgs));
+    b.set_progress_output(nullptr);
+    b.train_epoch();
+    b.train_epoch();
+    save_end2end_checkpoint(ck, b);
+  }
+  End2EndTrainer c(resume_config(), TrainData::single(imgs));
+  c.set_progress_output(nullptr);
+  load_end2end_checkpoint(ck, c);
+  CHECK(c.next_epoch() == 2);
+  CHECK(c.has_graph());
+  c.fit();
+  CHECK(c.finished());
+  CHECK(c.state().global_step == a.state().global_step);
+  CHECK(bit_identical(full_state(c), straight));
+}
+
+TEST_CASE("train: a run stopped inside an epoch resumes bit-identically from its checkpoint") {
+  const auto imgs = small_images(192);
+  TmpDir dir;
+  const std::string ck = dir.path + "/checkpoint.safetensors";
+  End2EndTrainer a(resume_config(), TrainData::single(imgs));
+  a.set_progress_output(nullptr);
+  a.fit();
+  {
+    End2EndTrainer b(resume_config(), TrainData::single(imgs));
+    b.set_progress_output(nullptr);
+    b.train_epoch();
+    std::atomic<bool> stop{true};  // stop after the first step of epoch 1 (phase 2), as Ctrl-C does
+    b.set_stop_flag(&stop);
+    b.fit();
+    REQUIRE(b.next_epoch() == 1);
+    REQUIRE(b.next_step() == 1);
+    save_end2end_checkpoint(ck, b);
+  }
+  End2EndTrainer c(resume_config(), TrainData::single(imgs));
+  c.set_progress_output(nullptr);
+  load_end2end_checkpoint(ck, c);
+  CHECK(c.next_epoch() == 1);
+  CHECK(c.next_step() == 1);
+  c.fit();
+  CHECK(bit_identical(full_state(c), full_state(a)));
+}
+
+TEST_CASE("train: NaN weights are never checkpointed; the last good checkpoint stays loadable") {
+  const auto imgs = small_images(128);
+  TmpDir dir;
+  const std::string ck = dir.path + "/checkpoint.safetensors";
+  TrainConfig cfg = tiny_config();
+  End2EndTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  t.train_epoch();
+  save_end2end_checkpoint(ck, t);
+  for (auto& p : t.model().named_parameters())
+    if (p.name == "contrastive_head.2.weight") p.tensor.data()[3] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_AS(t.train_epoch(), TrainingDiverged);
+  CHECK_THROWS_WITH_AS(save_end2end_checkpoint(ck, t), doctest::Contains("non-finite"), gcc::Error);
+  End2EndTrainer r(cfg, TrainData::single(imgs));
+  r.set_progress_output(nullptr);
+  CHECK_NOTHROW(load_end2end_checkpoint(ck, r));
+  CHECK(r.next_epoch() == 1);
+}
+
+TEST_CASE("train: resuming into a different model or dataset fails with a clear message") {
+  const auto imgs = small_images(128);
+  TmpDir dir;
+  const std::string ck = dir.path + "/checkpoint.safetensors";
+  TrainConfig cfg = tiny_config();
+  {
+    End2EndTrainer t(cfg, TrainData::single(imgs));
+    t.set_progress_output(nullptr);
+    t.train_epoch();
+    save_end2end_checkpoint(ck, t);
+  }
+  TrainConfig k5 = cfg;
+  k5.num_clusters = 5;
+  End2EndTrainer a(k5, TrainData::single(imgs));
+  CHECK_THROWS_WITH_AS(load_end2end_checkpoint(ck, a), doctest::Contains("K = 10"), gcc::Error);
+  End2EndTrainer b(cfg, TrainData::single(small_images(96)));
+  CHECK_THROWS_WITH_AS(load_end2end_checkpoint(ck, b), doctest::Contains("96"), gcc::Error);
+  // the stored configuration reads back to the same one
+  const TrainConfig back = checkpoint_train_config(io::Checkpoint::load(ck));
+  CHECK(config_to_text(back) == config_to_text(cfg));
+}
