@@ -66,7 +66,7 @@ const char* kUsage =
     "  --config FILE        a YAML experiment file in the release's layout (examples/configs/end2end_*.yml;\n"
     "                       its keys can be overridden with --key.sub=value, e.g.\n"
     "                       --criterion_kwargs.temperature=0.2), or a run's config.yaml (flat KEY: VALUE)\n"
-    "  --resume DIR         continue the run in DIR (its config.yaml and checkpoint.safetensors)\n"
+    "  --resume DIR         continue the run in DIR from its checkpoint.safetensors (which holds the config)\n"
     "  --data-root DIR      dataset folder (default: the reader's default, e.g. /usr/share/datasets/fashion-mnist)\n"
     "  --out DIR            output folder (default: runs/<preset>-<date>-<time>)\n"
     "  --epochs N           epochs\n"
@@ -117,6 +117,7 @@ void save(const Run& run, const gcc::train::End2EndTrainer& t) {
 void append_metrics(gcc::io::MetricsLog& log, const EpochReport& r, const gcc::train::End2EndTrainer& t) {
   gcc::io::JsonObject o;
   o.add("epoch", r.epoch).add("phase", r.phase).add("complete", r.complete).add("lr", static_cast<double>(r.lr));
+  if (r.first_step > 0) o.add("first_step", r.first_step);  // resumed inside this epoch
   o.add("steps", r.steps).add("images", r.images).add("seconds", r.seconds).add("images_per_second", r.images_per_second);
   o.add("loss", r.mean.loss).add("rgc", r.mean.rgc).add("agc", r.mean.agc);
   o.add("agc_consistency", r.mean.agc_consistency).add("agc_entropy", r.mean.agc_entropy);

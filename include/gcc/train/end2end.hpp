@@ -72,6 +72,7 @@ struct EpochReport {
   int epoch = 0, phase = 1;
   float lr = 0;
   bool complete = true;           // false: stopped early (request_stop); next_step() says where to resume
+  int64_t first_step = 0;         // the step this call started at (> 0 when resumed inside the epoch)
   int64_t steps = 0, samples = 0; // steps and anchor samples of this call
   int64_t images = 0;             // images through the network with gradients (2 or 6 per sample)
   double seconds = 0, images_per_second = 0;
@@ -116,6 +117,10 @@ class End2EndTrainer {
     num_classes_ = data_.eval->num_classes();
     for (int l : data_.eval->labels) num_classes_ = std::max(num_classes_, l + 1);
   }
+
+  // Not copyable or movable: the phase-2 loader's image selector refers to this object.
+  End2EndTrainer(const End2EndTrainer&) = delete;
+  End2EndTrainer& operator=(const End2EndTrainer&) = delete;
 
   static Device parse_device(const std::string& s) {
     if (s == "cpu") return Device::cpu();
@@ -188,6 +193,7 @@ class End2EndTrainer {
     rep.epoch = e;
     rep.phase = phase;
     rep.lr = lr_at(e);
+    rep.first_step = st_.next_step;
     opt_->set_lr(rep.lr);
     model_->train();
     Loader& loader = loader_for(phase);
