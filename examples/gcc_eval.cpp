@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gcc/gcc.hpp"
+#include "train_cli.hpp"
 #include "gcc/io/atomic_file.hpp"
 #include "gcc/io/json.hpp"
 #include "gcc/train/evaluate.hpp"
@@ -162,26 +163,4 @@ int run_main(int argc, char** argv) {
 
 }  // namespace
 
-// As gcc_train: passive OpenMP waiting and a short OpenBLAS thread timeout, set before the libraries load.
-static void reexec_with_thread_settings(char** argv) {
-  if (std::getenv("GCC_TRAIN_NO_REEXEC") || std::getenv("GCC_TRAIN_REEXECED")) return;
-  bool change = false;
-  if (!std::getenv("OMP_WAIT_POLICY")) change = ::setenv("OMP_WAIT_POLICY", "passive", 1) == 0 || change;
-  if (!std::getenv("OPENBLAS_THREAD_TIMEOUT")) change = ::setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0 || change;
-  if (!change) return;
-  ::setenv("GCC_TRAIN_REEXECED", "1", 1);
-  ::execv("/proc/self/exe", argv);
-}
-
-int main(int argc, char** argv) {
-  reexec_with_thread_settings(argv);
-  try {
-    return run_main(argc, argv);
-  } catch (const gcc::Error& e) {
-    std::fprintf(stderr, "gcc_eval: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "gcc_eval: error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return gcc_examples::run_training_cli("gcc_eval", argc, argv, &run_main); }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gcc/gcc.hpp"
+#include "train_cli.hpp"
 #include "gcc/io/atomic_file.hpp"
 #include "gcc/io/checkpoint.hpp"
 #include "gcc/io/config.hpp"
@@ -327,29 +328,4 @@ int run_main(int argc, char** argv) {
 
 }  // namespace
 
-// Idle OpenMP threads spin at barriers by default and OpenBLAS's threads spin after each GEMM; sharing two
-// cores, each steals the other's time (measured: phase-1 steps 2x, evaluation 4x slower). Both libraries
-// read these settings when they load, before main(), so the program re-executes itself once with them
-// set (unless the user set them, or GCC_TRAIN_NO_REEXEC is set).
-static void reexec_with_thread_settings(char** argv) {
-  if (std::getenv("GCC_TRAIN_NO_REEXEC") || std::getenv("GCC_TRAIN_REEXECED")) return;
-  bool change = false;
-  if (!std::getenv("OMP_WAIT_POLICY")) change = ::setenv("OMP_WAIT_POLICY", "passive", 1) == 0 || change;
-  if (!std::getenv("OPENBLAS_THREAD_TIMEOUT")) change = ::setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0 || change;
-  if (!change) return;
-  ::setenv("GCC_TRAIN_REEXECED", "1", 1);
-  ::execv("/proc/self/exe", argv);  // returns only on failure: then run with the settings as they are
-}
-
-int main(int argc, char** argv) {
-  reexec_with_thread_settings(argv);
-  try {
-    return run_main(argc, argv);
-  } catch (const gcc::Error& e) {
-    std::fprintf(stderr, "gcc_train: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "gcc_train: error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return gcc_examples::run_training_cli("gcc_train", argc, argv, &run_main); }
