@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "cli.hpp"
-#include "gcc/gcc.hpp"
+#include "gcc/core.hpp"
 
 int main(int argc, char** argv) {
   gcc_examples::Cli cli("bench_cpu_step",

@@ -6,7 +6,7 @@
 
 #include "cli.hpp"
 #include "example_data.hpp"
-#include "gcc/gcc.hpp"
+#include "gcc/core.hpp"
 #include "gcc/graph/knn.hpp"
 
 int main(int argc, char** argv) {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "gcc/gcc.hpp"
+#include "gcc/core.hpp"
 
 namespace {
 

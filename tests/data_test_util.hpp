@@ -14,26 +14,7 @@
 #include <vector>
 
 #include "gcc/core/error.hpp"
-
-#ifndef INCLUDE_STB_IMAGE_WRITE_H
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#endif
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb_image_write.h>
-#undef STBI_WRITE_NO_STDIO
-#undef STB_IMAGE_WRITE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#endif
+#include "gcc/io/stb.hpp"  // stb_image_write, compiled once in gcc::toolkit
 
 namespace gcc_test {
 
@@ -83,8 +64,7 @@ inline std::vector<uint8_t> read_bytes(const std::string& path) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-// Encoded with stb_image_write's *_to_func API (present whether this header or another one, e.g.
-// gcc/eval/confusion.hpp with STBI_WRITE_NO_STDIO, compiled stb_image_write into this TU first).
+// Encoded with stb_image_write's *_to_func API.
 inline void append_bytes(void* ctx, void* data, int size) {
   auto* v = static_cast<std::vector<uint8_t>*>(ctx);
   v->insert(v->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);

@@ -46,9 +46,8 @@ pack_deps() {
   local stage
   stage=$(mktemp -d /tmp/gcc-devdeps-pack.XXXXXX) || return 1
   mkdir -p "$stage/include" "$stage/lib/cmake" "$(dirname "$DEPS_TAR")"
-  local ob=/usr/include/x86_64-linux-gnu/openblas-pthread
-  [ -f "$ob/cblas.h" ] || ob=/usr/include/openblas
-  [ -f "$ob/cblas.h" ] || { echo "pack-deps: cblas.h not found (apt-get install libopenblas-dev)" >&2; return 1; }
+  local ob=/usr/include/x86_64-linux-gnu/openblas-openmp  # the OpenMP build, the one CMakeLists.txt links
+  [ -f "$ob/cblas.h" ] || { echo "pack-deps: no $ob/cblas.h (libopenblas-openmp-dev)" >&2; return 1; }
   cp "$ob"/*.h "$stage/include/"
   [ -f /usr/include/stb/stb_image.h ] || { echo "pack-deps: /usr/include/stb missing (libstb-dev)" >&2; return 1; }
   cp -r /usr/include/stb "$stage/include/stb"
@@ -59,15 +58,15 @@ pack_deps() {
   sed -i 's|^set(_IMPORT_PREFIX "/usr")|get_filename_component(_IMPORT_PREFIX "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)|' \
     "$stage/lib/cmake/doctest/doctestTargets.cmake"
   local lib
-  lib=$(readlink -f /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 2>/dev/null || true)
-  [ -f "$lib" ] || lib=$(readlink -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 2>/dev/null || true)
-  [ -f "$lib" ] || { echo "pack-deps: libopenblas.so.0 not found" >&2; return 1; }
+  lib=$(readlink -f /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0 2>/dev/null || true)
+  [ -f "$lib" ] || { echo "pack-deps: no openblas-openmp/libopenblas.so.0 (libopenblas-openmp-dev)" >&2; return 1; }
   cp "$lib" "$stage/lib/libopenblas.so.0"
   ln -s libopenblas.so.0 "$stage/lib/libopenblas.so"
   local dep
-  for dep in $(ldd "$lib" | awk '/=> \// {print $3}'); do  # libgfortran, libquadmath (not libc/libm)
+  # libgfortran, libquadmath; not libc/libm, nor libgomp: the machine's compiler has its own (newer) one
+  for dep in $(ldd "$lib" | awk '/=> \// {print $3}'); do
     case "$(basename "$dep")" in
-      libc.so*|libm.so*|libgcc_s.so*|libpthread.so*|libdl.so*|ld-linux*) ;;
+      libc.so*|libm.so*|libgcc_s.so*|libpthread.so*|libdl.so*|libgomp.so*|ld-linux*) ;;
       *) cp "$(readlink -f "$dep")" "$stage/lib/$(basename "$dep")" ;;
     esac
   done
@@ -78,7 +77,7 @@ pack_deps() {
   mkdir -p "$stage/lib-link"
   cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libz.so.1)" "$stage/lib-link/libz.so.1"
   ln -s libz.so.1 "$stage/lib-link/libz.so"
-  # yaml-cpp (io/config.hpp): headers, the shared library and its CMake package (prefix-relative).
+  # yaml-cpp (train/config_*.hpp): headers, the shared library and its CMake package (prefix-relative).
   [ -f /usr/include/yaml-cpp/yaml.h ] || { echo "pack-deps: yaml-cpp missing (libyaml-cpp-dev)" >&2; return 1; }
   cp -r /usr/include/yaml-cpp "$stage/include/yaml-cpp"
   mkdir -p "$stage/lib/x86_64-linux-gnu/cmake"
@@ -227,16 +226,16 @@ done
 
 any_exists() { local p; for p in "$@"; do [ -e "$p" ] && return 0; done; return 1; }
 MISSING=""
-any_exists /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/include/openblas/cblas.h /usr/include/cblas.h \
-  || MISSING="$MISSING cblas.h"
-{ ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; } || any_exists /usr/lib/x86_64-linux-gnu/libopenblas.so \
-  /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so /usr/lib64/libopenblas.so || MISSING="$MISSING libopenblas"
+# OpenBLAS: the OpenMP build at Debian's paths (CMakeLists.txt's defaults), else the bundle's copy of it.
+any_exists /usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h || MISSING="$MISSING cblas.h"
+any_exists /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so || MISSING="$MISSING libopenblas"
 any_exists /usr/lib/cmake/doctest /usr/local/lib/cmake/doctest /usr/lib/x86_64-linux-gnu/cmake/doctest \
   /usr/share/doctest || MISSING="$MISSING doctest"
 any_exists /usr/include/stb/stb_image.h || MISSING="$MISSING stb"
 any_exists /usr/include/zlib.h /usr/local/include/zlib.h || MISSING="$MISSING zlib"
 any_exists /usr/include/yaml-cpp/yaml.h /usr/local/include/yaml-cpp/yaml.h || MISSING="$MISSING yaml-cpp"
 DEPS_NOTE="system"
+OPENBLAS_ARGS=()
 if [ -n "$MISSING" ]; then
   if [ -f "$DEPS_TAR" ]; then
     D=/tmp/gcc-devdeps
@@ -245,6 +244,9 @@ if [ -n "$MISSING" ]; then
     export CMAKE_INCLUDE_PATH="$D/include:$D/include/stb${CMAKE_INCLUDE_PATH:+:$CMAKE_INCLUDE_PATH}"
     export CMAKE_LIBRARY_PATH="$D/lib:$D/lib-link${CMAKE_LIBRARY_PATH:+:$CMAKE_LIBRARY_PATH}"
     export LD_LIBRARY_PATH="$D/lib:$D/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    case "$MISSING" in *libopenblas*|*cblas.h*)
+      OPENBLAS_ARGS=(-DGCC_OPENBLAS_LIBRARY="$D/lib/libopenblas.so" -DGCC_CBLAS_INCLUDE_DIR="$D/include") ;;
+    esac
     DEPS_NOTE="missing:$MISSING -> unpacked build-devdeps/gcc-devdeps.tar.gz into $D"
   else
     DEPS_NOTE="missing:$MISSING, and no build-devdeps/gcc-devdeps.tar.gz (make it with --pack-deps and carry it)"
@@ -281,7 +283,8 @@ else
 if [ ! -f "$BUILD/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then GEN=(-G Ninja); fi
 run "$LOG_BUILD" 60 cmake -S "$ROOT" -B "$BUILD" ${GEN[@]+"${GEN[@]}"} -DCMAKE_BUILD_TYPE=Release -DGCC_WITH_CUDA=ON \
   -DGCC_CUDA_ARCHITECTURES="$ARCH" -DGCC_TEST_GLOB="$TEST_GLOB" -DGCC_BUILD_TESTS=ON -DGCC_BUILD_EXAMPLES=ON \
-  ${CUDNN_ROOT:+-DCUDNN_ROOT="$CUDNN_ROOT"} ${CUBLAS_ROOT:+-DCUBLAS_ROOT="$CUBLAS_ROOT"}
+  ${CUDNN_ROOT:+-DCUDNN_ROOT="$CUDNN_ROOT"} ${CUBLAS_ROOT:+-DCUBLAS_ROOT="$CUBLAS_ROOT"} \
+  ${OPENBLAS_ARGS[@]+"${OPENBLAS_ARGS[@]}"}
 CFG_RC=$RC CFG_SECS=$SECS
 if [ "$CFG_RC" -eq 0 ]; then
   KEEP_GOING=(-- -k)

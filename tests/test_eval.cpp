@@ -13,24 +13,9 @@
 #include "gcc/eval/confusion.hpp"
 #include "gcc/eval/hungarian.hpp"
 #include "gcc/eval/metrics.hpp"
+#include "gcc/io/png.hpp"
+#include "gcc/io/stb.hpp"  // stb_image decodes the PNG for the round trip
 #include "gradcheck.hpp"
-
-// The PNG decoder for the round trip (only here, in this test's translation unit).
-#ifndef STBI_INCLUDE_STB_IMAGE_H
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_NO_STDIO
-#include <stb_image.h>
-#pragma GCC diagnostic pop
-#endif
 
 namespace {
 
@@ -166,16 +151,17 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
-// A fresh directory under the system's temp dir, removed at scope exit.
-struct TempDir {
+// A fresh directory under the system's temp dir, removed at scope exit (not named TempDir: the data
+// tests' gcc_test::TempDir shares this file's unity group).
+struct EvalTempDir {
   std::filesystem::path path;
-  TempDir() {
+  EvalTempDir() {
     path = std::filesystem::temp_directory_path() /
            ("gcc_test_eval_" + std::to_string(::getpid()) + "_" +
             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
     std::filesystem::create_directories(path);
   }
-  ~TempDir() {
+  ~EvalTempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
   }
@@ -447,7 +433,7 @@ TEST_CASE("confusion matrix CSV: mapped columns, names quoted, unmapped column, 
 }
 
 TEST_CASE("confusion files: CSV and PNG written atomically, PNG decodes to the expected size and colours") {
-  TempDir dir;
+  EvalTempDir dir;
   const std::vector<int> pred = {0, 0, 0, 1, 2, 2, 1, 0};
   const std::vector<int> labels = {1, 1, 0, 0, 0, 0, 1, 1};
   const gcc::ConfusionMatrix cm = gcc::confusion_matrix(gcc::evaluate(pred, labels, 3, 2));

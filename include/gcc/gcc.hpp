@@ -1,48 +1,9 @@
-// gcc-toolkit umbrella header: everything a CPU program needs (tensors, autograd, ops, networks,
-// losses, kNN graph, optimisers). CUDA programs (.cu) also include <gcc/cuda.cuh> once.
+// gcc-toolkit umbrella header (CMake target gcc::toolkit: gcc::core + yaml-cpp, zlib, stb): everything in
+// <gcc/core.hpp> plus datasets, loader and augmentations, checkpoints (safetensors), JSON, .npy, metrics
+// logs and PNG files. CUDA programs (.cu) also include <gcc/cuda.cuh> once.
 #pragma once
 
-#include "core/error.hpp"
-#include "core/device.hpp"
-#include "core/tensor.hpp"
-#include "core/rng.hpp"
-#include "core/parallel.hpp"
-#include "core/blas.hpp"
-#include "autograd/tape.hpp"
-#include "autograd/parameters.hpp"
-
-#include "ops/dispatch.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/activation.hpp"
-#include "ops/conv.hpp"
-#include "ops/batchnorm.hpp"
-#include "ops/pool.hpp"
-#include "ops/linear.hpp"
-#include "ops/matmul.hpp"
-#include "ops/shape.hpp"
-#include "ops/reduce.hpp"
-#include "ops/softmax.hpp"
-#include "ops/normalize.hpp"
-#include "ops/cross_entropy.hpp"
-
-#include "nn/module.hpp"
-#include "nn/layers.hpp"
-#include "nn/resnet.hpp"
-#include "nn/end2end.hpp"
-
-#include "loss/rgc.hpp"
-#include "loss/agc.hpp"
-#include "loss/confidence_ce.hpp"
-
-#include "graph/knn.hpp"
-#include "graph/feature_memory.hpp"
-
-#include "optim/optimizers.hpp"
-#include "optim/schedule.hpp"
-
-#include "eval/hungarian.hpp"
-#include "eval/metrics.hpp"
-#include "eval/confusion.hpp"
+#include "core.hpp"
 
 #include "data/dataset.hpp"
 #include "data/cifar.hpp"
@@ -60,4 +21,4 @@
 #include "io/checkpoint.hpp"
 #include "io/npy.hpp"
 #include "io/metrics_log.hpp"
-#include "io/config.hpp"
+#include "io/png.hpp"

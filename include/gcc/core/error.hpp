@@ -1,5 +1,7 @@
 // Errors for the whole toolkit: gcc::Error carries what went wrong, where (file:line) and what to do.
 // Library code throws, never exits; GCC_CHECK builds the message only when the check fails.
+// The location is "[gcc/<dir>/<file>:<line>]" for the toolkit's headers wherever they are installed
+// (the path from the last "include/gcc/" on), and the bare file name for any other file.
 #pragma once
 #include <sstream>
 #include <stdexcept>
@@ -13,6 +15,21 @@ class Error : public std::runtime_error {
 };
 
 namespace detail {
+// `file` (a __FILE__) shortened for messages: from "gcc/" when it follows the last "include/", else
+// from the last path separator. Points into `file`: no allocation, usable in constant expressions.
+constexpr const char* short_file(const char* file) {
+  const char* base = file;    // after the last separator
+  const char* rooted = nullptr;  // at "gcc/" after the last "include/"
+  const char* key = "include/gcc/";
+  for (const char* p = file; *p != '\0'; ++p) {
+    if (*p == '/' || *p == '\\') base = p + 1;
+    int i = 0;
+    while (key[i] != '\0' && p[i] == key[i]) ++i;
+    if (key[i] == '\0' && (p == file || p[-1] == '/' || p[-1] == '\\')) rooted = p + 8;  // skip "include/"
+  }
+  return rooted != nullptr ? rooted : base;
+}
+
 inline void append_all(std::ostringstream&) {}
 template <typename T, typename... Rest>
 void append_all(std::ostringstream& os, const T& first, const Rest&... rest) {
@@ -23,7 +40,7 @@ template <typename... Args>
 [[noreturn]] void throw_error(const char* file, int line, const Args&... args) {
   std::ostringstream os;
   append_all(os, args...);
-  os << " [" << file << ":" << line << "]";
+  os << " [" << short_file(file) << ":" << line << "]";
   throw Error(os.str());
 }
 }  // namespace detail

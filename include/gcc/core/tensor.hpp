@@ -245,7 +245,7 @@ class Tensor {
   void copy_from(const Tensor& src) const;
   void fill(float v) const;
 
-  // ---- autograd (implemented in autograd/tape.hpp) -------------------------------------------
+  // ---- autograd (defined in autograd/tape.hpp, which the end of this header includes) -----------
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on);
   Tensor grad() const;                  // undefined until a backward pass reaches this tensor
@@ -386,3 +386,7 @@ inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) 
 }
 
 }  // namespace gcc
+
+// The autograd members declared above (grad, backward, name, ...) are defined with the tape; included
+// here so that <gcc/core/tensor.hpp> alone is complete (tape.hpp includes this header first).
+#include "../autograd/tape.hpp"

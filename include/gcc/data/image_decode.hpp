@@ -1,15 +1,7 @@
 // Image file decoding (PNG, JPEG, BMP) with stb_image, to uint8 HWC with 1 or 3 channels; errors name
 // the file and stb's reason.
 //
-// How stb_image is compiled: this header includes stb_image.h with STB_IMAGE_STATIC and
-// STB_IMAGE_IMPLEMENTATION, i.e. every translation unit that includes it gets its own private (static)
-// copy of the decoder. Nothing needs to be defined by the user, there are no duplicate symbols at link
-// time, and the toolkit stays header-only; the cost is some code size per including TU (only the PNG,
-// JPEG and BMP decoders and the in-memory API are compiled: STBI_ONLY_*, STBI_NO_STDIO). A program that
-// uses stb_image itself in the same TU must include its <stb_image.h> (with its implementation, if
-// that TU is where it compiles it) BEFORE this header: this header then uses those functions
-// (stbi_load_from_memory, stbi_failure_reason, stbi_image_free) and compiles no second copy. Other TUs
-// are unaffected (internal linkage). stb's own warnings are silenced around the include only.
+// stb_image is compiled once per program, not here: see gcc/io/stb.hpp (gcc::toolkit provides it).
 #pragma once
 #include <cstdio>
 #include <cstdint>
@@ -17,48 +9,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
-
-#ifndef STBI_INCLUDE_STB_IMAGE_H
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#endif
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_BMP
-#define STBI_NO_STDIO
-#ifdef __NVCC__  // nvcc's front end has its own diagnostics: stb sets a few variables it never reads
-#pragma nv_diagnostic push
-#pragma nv_diag_suppress 550
-#endif
-#include <stb_image.h>
-#ifdef __NVCC__
-#pragma nv_diagnostic pop
-#endif
-#undef STBI_ONLY_PNG
-#undef STBI_ONLY_JPEG
-#undef STBI_ONLY_BMP
-#undef STBI_NO_STDIO
-#undef STB_IMAGE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#endif
+#include "../io/stb.hpp"
 
 namespace gcc {
 

@@ -1,10 +1,9 @@
-// Confusion matrix of mapped clusters vs classes (rows: true class, columns: predicted class) as CSV and
-// as a row-normalised PNG heat-map (stb_image_write); both files are written atomically (temp + rename).
+// Confusion matrix of mapped clusters vs classes (rows: true class, columns: predicted class) as CSV
+// (written atomically: temp + rename) and as the pixels of a row-normalised heat-map. The heat-map as a
+// PNG file (confusion_png, write_confusion_png) is in gcc/io/png.hpp, with the toolkit (stb_image_write).
 #pragma once
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,29 +11,6 @@
 #include "../core/error.hpp"
 #include "../io/atomic_file.hpp"
 #include "metrics.hpp"
-
-// stb_image_write (Debian libstb-dev), compiled into each translation unit that includes this header with
-// internal linkage (STB_IMAGE_WRITE_STATIC), without its stdio functions (only stbi_write_png_to_func is
-// used) and with its own warnings silenced. If the translation unit included <stb_image_write.h> before
-// this header, that copy is used instead and its implementation must be provided there.
-#ifndef INCLUDE_STB_IMAGE_WRITE_H
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb_image_write.h>
-#undef STBI_WRITE_NO_STDIO
-#undef STB_IMAGE_WRITE_IMPLEMENTATION
-#undef STB_IMAGE_WRITE_STATIC
-#pragma GCC diagnostic pop
-#endif
 
 namespace gcc {
 
@@ -98,12 +74,6 @@ inline void blues(double t, unsigned char* rgb) {
   const double f = x - i;
   for (int ch = 0; ch < 3; ++ch)
     rgb[ch] = static_cast<unsigned char>(std::lround(stops[i][ch] + f * (stops[i + 1][ch] - stops[i][ch])));
-}
-
-inline void append_png_bytes(void* ctx, void* data, int size) {
-  auto* out = static_cast<std::vector<unsigned char>*>(ctx);
-  const unsigned char* p = static_cast<const unsigned char*>(data);
-  out->insert(out->end(), p, p + size);
 }
 
 }  // namespace eval_detail
@@ -170,22 +140,6 @@ inline std::vector<unsigned char> confusion_heatmap_rgb(const ConfusionMatrix& c
   *width = static_cast<int>(w);
   *height = static_cast<int>(h);
   return px;
-}
-
-// The heat-map as PNG bytes (rows: true classes top to bottom, columns: predicted classes left to right,
-// then "unmapped" if present; no text).
-inline std::vector<unsigned char> confusion_png(const ConfusionMatrix& cm, int cell_px = 16) {
-  int w = 0, h = 0;
-  const std::vector<unsigned char> px = confusion_heatmap_rgb(cm, cell_px, &w, &h);
-  std::vector<unsigned char> png;
-  const int ok = stbi_write_png_to_func(&eval_detail::append_png_bytes, &png, w, h, 3, px.data(), w * 3);
-  GCC_CHECK(ok != 0 && !png.empty(), "confusion_png: PNG encoding of a ", w, " x ", h, " image failed");
-  return png;
-}
-
-inline void write_confusion_png(const std::string& path, const ConfusionMatrix& cm, int cell_px = 16) {
-  const std::vector<unsigned char> png = confusion_png(cm, cell_px);
-  io::write_file_atomically(path, png.data(), png.size(), "write_confusion_png");
 }
 
 }  // namespace gcc

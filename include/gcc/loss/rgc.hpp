@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "../core/blas.hpp"
 #include "../ops/dispatch.hpp"
 #include "../ops/elementwise.hpp"
 #include "../ops/shape.hpp"
