@@ -4,25 +4,16 @@
 //
 //   ./build/examples/gcc_eval --checkpoint runs/fashion-mnist-X/checkpoint.safetensors
 //   ./build/examples/gcc_eval --checkpoint model.safetensors --preset cifar-10 --data-root ~/data/cifar10
-#include <cblas.h>
-#include <omp.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gcc/gcc.hpp"
-#include "train_cli.hpp"
-#include "gcc/io/atomic_file.hpp"
-#include "gcc/io/json.hpp"
-#include "gcc/train/evaluate.hpp"
+#include "gcc/train/checkpoint_model.hpp"
+#include "gcc/train/config_file.hpp"
+#include "run_cli.hpp"
 
 namespace {
 
@@ -43,33 +34,19 @@ const char* kUsage =
     "  --preset NAME        dataset preset of a checkpoint that stores no configuration (e.g. converted from\n"
     "                       the release): cifar-10, cifar-20, stl-10, imagenet-10, imagenet-dogs,\n"
     "                       tiny-imagenet, fashion-mnist\n"
-    "  --dataset NAME       evaluate on this dataset (default: the checkpoint's)\n"
     "  --data-root DIR      dataset folder (default: the checkpoint's, else the reader's default)\n"
-    "  --eval-set SET       train (the training images of the run) or all (every image of the dataset)\n"
-    "  --num-clusters K     the K expected (an error if the checkpoint's differs)\n"
     "  --out DIR            output folder (default: <checkpoint folder>/eval-<dataset>)\n"
     "  --knn-max N          kNN accuracy only on sets up to N images (default 100000)\n"
     "  --backbone-features  also write the backbone features\n"
-    "  --threads N          compute threads (OpenMP and OpenBLAS; default: all cores)\n"
     "  --quiet              no progress output\n"
-    "  --KEY VALUE          any gcc_train config key (eval_batch_size, loader_threads, eval_resize, ...)\n"
+    "  --list-keys          print the configuration used (every key with its value, as YAML) and exit\n"
+    "  --KEY VALUE          any config key of gcc_train: --dataset NAME (evaluate on another dataset),\n"
+    "                       --eval-set all|train, --num-clusters K (an error if the checkpoint's differs),\n"
+    "                       --eval-batch-size N, --threads N, --device cuda ...\n"
     "  --help               this text\n"
     "\n"
     "Exit codes: 0 done, 1 error (corrupt or truncated checkpoint, K mismatch, unknown dataset, ...),\n"
     "2 bad command line.\n";
-
-void make_dirs(const std::string& path) {
-  std::string cur;
-  std::stringstream ss(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
-      GCC_FAIL("cannot create the folder '", cur, "': ", std::strerror(errno));
-  }
-}
 
 std::string dirname_of(const std::string& path) {
   const std::size_t s = path.find_last_of('/');
@@ -77,60 +54,36 @@ std::string dirname_of(const std::string& path) {
 }
 
 int run_main(int argc, char** argv) {
-  std::string checkpoint, out;
-  gcc::train::CheckpointEvalOptions o;
-  int threads = 0;
-  bool quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (a == "--quiet") {
-      quiet = true;
-      continue;
-    }
-    if (a == "--backbone-features") {
-      o.backbone_features = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0) {
-      std::fprintf(stderr, "gcc_eval: unexpected argument '%s' (options start with --; see --help)\n", a.c_str());
-      return 2;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "gcc_eval: %s needs a value (see --help)\n", a.c_str());
-      return 2;
-    }
-    const std::string k = a.substr(2), v = argv[++i];
-    if (k == "checkpoint") checkpoint = v;
-    else if (k == "preset") o.preset = v;
-    else if (k == "out") out = v;
-    else if (k == "threads") threads = std::atoi(v.c_str());
-    else if (k == "knn-max" || k == "knn_max") o.knn_max = std::atoll(v.c_str());
-    else if (k == "data-root" || k == "data_root") o.overrides.emplace_back("data_root", v);
-    else if (gcc::train::find_config_key(k)) o.overrides.emplace_back(k, v);
-    else {
-      std::fprintf(stderr, "gcc_eval: unknown option '%s' (see --help)\n", a.c_str());
-      return 2;
-    }
-  }
+  using gcc::train::Stage;
+  const gcc_examples::CliSpec spec{"gcc_eval", kUsage, {"checkpoint", "preset", "out", "knn-max", "data-root"},
+                                   {"quiet", "backbone-features", "list-keys"}, Stage::End2End};
+  gcc_examples::CliArgs a;
+  if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
+  const std::string checkpoint = a.flag("checkpoint");
   if (checkpoint.empty()) {
     std::fprintf(stderr, "gcc_eval: --checkpoint FILE is required (see --help)\n");
     return 2;
   }
-  if (threads > 0) {
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+  const gcc::io::Checkpoint ck = gcc::io::Checkpoint::load(checkpoint);
+  gcc::train::Config cfg = gcc::train::checkpoint_config(ck, a.flag("preset"));
+  gcc_examples::apply_overrides(cfg, a, Stage::End2End);
+  gcc::train::validate(cfg);
+  if (a.has("list-keys")) {
+    std::fputs(gcc::train::config_yaml(cfg, "gcc_eval configuration").c_str(), stdout);
+    return 0;
   }
+  gcc_examples::apply_threads(cfg.threads);
+  gcc::train::CheckpointEvalOptions o;
+  if (!a.flag("knn-max").empty()) o.knn_max = std::atoll(a.flag("knn-max").c_str());
+  o.backbone_features = a.has("backbone-features");
+  const bool quiet = a.has("quiet");
   o.progress = quiet ? nullptr : stderr;
   const auto t0 = std::chrono::steady_clock::now();
   if (!quiet) std::fprintf(stderr, "gcc_eval: evaluating %s (%d threads)\n", checkpoint.c_str(), gcc::num_threads());
-  const gcc::train::CheckpointEvaluation r = gcc::train::evaluate_checkpoint(checkpoint, o);
+  const gcc::train::CheckpointEvaluation r = gcc::train::evaluate_checkpoint(ck, cfg, o);
   const gcc::train::EvalResult& e = r.eval;
-  if (out.empty()) out = dirname_of(checkpoint) + "/eval-" + r.config.dataset;
-  make_dirs(out);
+  const std::string out = !a.flag("out").empty() ? a.flag("out") : dirname_of(checkpoint) + "/eval-" + r.config.dataset;
+  gcc::io::make_dirs(out);
   std::vector<std::string> files = gcc::train::write_eval_outputs(out, e, r.class_names, r.backbone_features);
   gcc::io::JsonObject j;
   j.add("checkpoint", checkpoint).add("setup", r.setup).add("epoch", r.epoch).add("dataset", r.config.dataset);
@@ -155,12 +108,10 @@ int run_main(int argc, char** argv) {
   else
     std::printf("gcc_eval:   no kNN accuracy: the checkpoint has no contrastive head (features.npy holds the backbone "
                 "features)\n");
-  std::string names;
-  for (const std::string& f : files) names += (names.empty() ? "" : ", ") + f;
-  std::printf("gcc_eval: done in %.1f s; outputs in %s/ (%s)\n", secs, out.c_str(), names.c_str());
+  std::printf("gcc_eval: done in %.1f s; outputs in %s/ (%s)\n", secs, out.c_str(), gcc_examples::join(files).c_str());
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return gcc_examples::run_training_cli("gcc_eval", argc, argv, &run_main); }
+int main(int argc, char** argv) { return gcc_examples::run_cli("gcc_eval", argc, argv, &run_main); }

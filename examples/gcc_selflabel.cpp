@@ -6,43 +6,26 @@
 //   ./build/examples/gcc_selflabel --checkpoint runs/c10/checkpoint.safetensors
 //       --config examples/configs/selflabel_cifar10.yml --data-root ~/data/cifar10     (one line)
 //   ./build/examples/gcc_selflabel --resume runs/selflabel-fashion-mnist-X
-#include <cblas.h>
-#include <omp.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <ctime>
-#include <sstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "gcc/gcc.hpp"
-#include "train_cli.hpp"
-#include "gcc/io/checkpoint.hpp"
-#include "gcc/io/config.hpp"
-#include "gcc/io/metrics_log.hpp"
-#include "gcc/train/evaluate.hpp"
+#include "gcc/train/checkpoint_model.hpp"
+#include "gcc/train/config_file.hpp"
 #include "gcc/train/selflabel.hpp"
+#include "gcc/train/selflabel_checkpoint.hpp"
+#include "run_cli.hpp"
 
 namespace {
 
-using gcc::train::SelfLabelConfig;
+using gcc::train::Config;
 using gcc::train::SelfLabelEpochReport;
 using gcc::train::SelfLabelTrainer;
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_sigint(int) {
-  g_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once (checkpoints are written atomically)
-}
+using gcc::train::Stage;
 
 const char* kUsage =
     "usage: gcc_selflabel --checkpoint FILE [--config FILE.yml | --preset NAME] [options] [--KEY VALUE ...]\n"
@@ -59,280 +42,141 @@ const char* kUsage =
     "\n"
     "options:\n"
     "  --checkpoint FILE    the end-to-end checkpoint (gcc_train's checkpoint.safetensors); its stored config\n"
-    "                       gives the dataset, model and views. Its contrastive head is not used.\n"
-    "  --config FILE        a release-style self-labelling YAML file (examples/configs/selflabel_*.yml);\n"
-    "                       its keys may be overridden as --key.sub=value (e.g. --optimizer_kwargs.lr=1e-4)\n"
-    "  --preset NAME        SPEC §5 settings of a dataset (default: the checkpoint's dataset): cifar-10,\n"
-    "                       cifar-20, stl-10, imagenet-10, imagenet-dogs, tiny-imagenet, fashion-mnist\n"
+    "                       gives the dataset, model, views and the `selflabel` settings. Its contrastive head\n"
+    "                       is not used.\n"
+    "  --config FILE        a YAML config applied on top: a run's config.yaml or a release-style self-labelling\n"
+    "                       file (examples/configs/selflabel_*.yml)\n"
+    "  --preset NAME        take the `selflabel` settings of this preset (SPEC §5; the checkpoint's dataset)\n"
     "  --resume DIR         continue the self-labelling run in DIR\n"
     "  --data-root DIR      dataset folder (default: the checkpoint's, else the reader's default)\n"
     "  --out DIR            output folder (default: runs/selflabel-<dataset>-<date>-<time>)\n"
-    "  --epochs N           epochs\n"
-    "  --threads N          compute threads (OpenMP and OpenBLAS; default: all cores)\n"
-    "  --checkpoint-every N write the checkpoint every N epochs (default 1; always at the end and on Ctrl-C)\n"
     "  --quiet              no progress output\n"
-    "  --list-keys          print every key with its value (after checkpoint/preset/config/overrides) and exit\n"
-    "  --KEY VALUE          a self-labelling key (confidence_threshold, batch_size, lr, use_ema, cutout, ...)\n"
-    "                       or a data/view key of gcc_train (eval_set, eval_batch_size, loader_threads, ...)\n"
+    "  --list-keys          print the configuration (every key with its value, as YAML) and exit\n"
+    "  --KEY VALUE          a config key; bare self-labelling keys mean the `selflabel` section: --epochs 5\n"
+    "                       --lr 1e-4 --confidence-threshold 0.95 --use-ema true; data keys as gcc_train's:\n"
+    "                       --eval-set all --threads 2; release keys: --optimizer_kwargs.lr=1e-4\n"
     "  --help               this text\n"
     "\n"
     "Exit codes: 0 done, 1 error (bad checkpoint, K mismatch, unknown dataset, ...), 2 bad command line,\n"
     "3 training diverged (the last good checkpoint is kept), 130 interrupted.\n";
 
-std::string now_stamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
-
-void make_dirs(const std::string& path) {
-  std::string cur;
-  std::stringstream ss(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
-      GCC_FAIL("cannot create the folder '", cur, "': ", std::strerror(errno));
-  }
-}
-
-std::string list_keys_text(const SelfLabelConfig& cfg) {
-  return "# self-labelling\n" + gcc::train::selflabel_config_text(cfg) + "# model, data and views (end-to-end run)\n" +
-         gcc::train::train_config_text(cfg.base);
-}
-
-void append_metrics(gcc::io::MetricsLog& log, const SelfLabelEpochReport& r, const SelfLabelTrainer& t) {
+gcc::io::JsonObject epoch_json(const SelfLabelEpochReport& r, const SelfLabelTrainer& t) {
   gcc::io::JsonObject o;
   o.add("epoch", r.epoch).add("complete", r.complete);
-  o.add("lr", std::strtod(gcc::train::detail::fmt_shortest(r.lr).c_str(), nullptr));
+  o.add("lr", std::strtod(gcc::train::detail::print_number(r.lr).c_str(), nullptr));
   o.add("steps", r.steps).add("updates", r.updates).add("no_confident_batches", r.skipped);
   o.add("samples", r.samples).add("confident", r.confident).add("confident_fraction", r.confident_fraction);
   o.add("loss", r.mean_loss).add("seconds", r.seconds).add("images_per_second", r.images_per_second);
   if (r.evaluated) {
     o.add("eval", gcc::train::eval_json(r.eval));
-    o.add("best_acc_label_selected", t.state().best_acc);
+    o.add("best_acc_label_selected", t.state().best.acc);
   }
-  log.append(o);
+  return o;
 }
 
-struct Args {
-  std::string checkpoint, config_file, preset, resume, data_root, out;
-  std::vector<gcc::io::ConfigOverride> yaml_overrides;
-  std::vector<std::pair<std::string, std::string>> overrides;
-  int threads = 0, checkpoint_every = 1;
-  bool quiet = false, list_keys = false;
-};
-
-// Returns -1 to go on, else the exit code.
-int parse_args(int argc, char** argv, Args& a) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string s = argv[i];
-    if (s == "-h" || s == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
+// The configuration: the resumed run's, or the end-to-end checkpoint's (its model, data and views) with
+// the selflabel settings of --preset, then --config and the command-line keys.
+Config resolve_config(const gcc_examples::CliArgs& a, gcc::io::Checkpoint& ck) {
+  const std::string resume = a.flag("resume"), init = a.flag("checkpoint"), preset = a.flag("preset");
+  Config cfg;
+  if (!resume.empty()) {
+    GCC_CHECK(init.empty() && a.flag("config").empty() && preset.empty(), "--resume takes its configuration from '",
+              resume, "'; do not combine it with --checkpoint, --config or --preset");
+    const std::string file = resume + "/checkpoint.safetensors";
+    GCC_CHECK(gcc::io::file_exists(file), "--resume '", resume, "': no checkpoint.safetensors there (was the run "
+              "started with gcc_selflabel --out ", resume, "?)");
+    ck = gcc::io::Checkpoint::load(file);
+    cfg = gcc::train::checkpoint_config(ck);
+  } else if (!init.empty()) {
+    ck = gcc::io::Checkpoint::load(init);
+    cfg = gcc::train::checkpoint_config(ck, ck.has_config() ? "" : preset);
+    if (!preset.empty()) {
+      const Config p = gcc::train::preset(preset);  // unknown preset: an error naming it
+      GCC_CHECK(p.dataset == cfg.dataset, "--preset ", preset, " but the checkpoint '", init, "' was trained on ", cfg.dataset);
+      cfg.selflabel = p.selflabel;
     }
-    if (s == "--quiet") {
-      a.quiet = true;
-      continue;
-    }
-    if (s == "--list-keys") {
-      a.list_keys = true;
-      continue;
-    }
-    if (s.rfind("--", 0) != 0) {
-      std::fprintf(stderr, "gcc_selflabel: unexpected argument '%s' (options start with --; see --help)\n", s.c_str());
-      return 2;
-    }
-    if (s.find('=') != std::string::npos) {  // --key.sub=value: an override of the YAML config file
-      try {
-        a.yaml_overrides.push_back(gcc::io::parse_override(s));
-      } catch (const gcc::Error& e) {
-        std::fprintf(stderr, "gcc_selflabel: %s\n", e.what());
-        return 2;
-      }
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "gcc_selflabel: %s needs a value (see --help)\n", s.c_str());
-      return 2;
-    }
-    const std::string k = s.substr(2), v = argv[++i];
-    if (k == "checkpoint") a.checkpoint = v;
-    else if (k == "config") a.config_file = v;
-    else if (k == "preset") a.preset = v;
-    else if (k == "resume") a.resume = v;
-    else if (k == "out") a.out = v;
-    else if (k == "threads") a.threads = std::atoi(v.c_str());
-    else if (k == "checkpoint-every") a.checkpoint_every = std::atoi(v.c_str());
-    else if (k == "data-root" || k == "data_root") a.data_root = v;
-    else if (gcc::train::is_selflabel_or_train_key(k)) a.overrides.emplace_back(k, v);
-    else {
-      std::fprintf(stderr, "gcc_selflabel: unknown option '%s' (neither a flag nor a key; see --help and --list-keys)\n",
-                   s.c_str());
-      return 2;
-    }
+  } else {  // --list-keys alone: a preset's keys
+    cfg = gcc::train::preset(preset.empty() ? "fashion-mnist" : preset);
   }
-  if (a.resume.empty() && a.checkpoint.empty() && !a.list_keys) {
-    std::fprintf(stderr, "gcc_selflabel: --checkpoint FILE (an end-to-end checkpoint of gcc_train) or --resume DIR "
-                 "is required (see --help)\n");
-    return 2;
-  }
-  if (!a.yaml_overrides.empty() && a.config_file.empty()) {
-    std::fprintf(stderr, "gcc_selflabel: %s overrides a key of the YAML file given with --config, and there is none\n",
-                 a.yaml_overrides[0].text.c_str());
-    return 2;
-  }
-  return -1;
+  if (!a.flag("config").empty()) gcc::train::apply_config_file(cfg, a.flag("config"), Stage::SelfLabel);
+  gcc_examples::apply_overrides(cfg, a, Stage::SelfLabel);
+  gcc::train::validate(cfg);
+  return cfg;
 }
 
 int run_main(int argc, char** argv) {
-  Args a;
-  const int rc = parse_args(argc, argv, a);
-  if (rc >= 0) return rc;
-  if (a.threads > 0) {
-    omp_set_num_threads(a.threads);
-    openblas_set_num_threads(a.threads);
+  const gcc_examples::CliSpec spec{"gcc_selflabel", kUsage, {"checkpoint", "config", "preset", "resume", "out", "data-root"},
+                                   {"quiet", "list-keys"}, Stage::SelfLabel};
+  gcc_examples::CliArgs a;
+  if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
+  if (a.flag("resume").empty() && a.flag("checkpoint").empty() && !a.has("list-keys")) {
+    std::fprintf(stderr, "gcc_selflabel: --checkpoint FILE (an end-to-end checkpoint of gcc_train) or --resume DIR is "
+                 "required (see --help)\n");
+    return 2;
   }
-
-  SelfLabelConfig cfg;
-  std::string out = a.out, init_path;
-  gcc::io::Checkpoint init, resume_ck;
-  const std::string resume_file = a.resume.empty() ? "" : a.resume + "/checkpoint.safetensors";
-  if (!a.resume.empty()) {
-    GCC_CHECK(a.checkpoint.empty() && a.config_file.empty() && a.preset.empty(), "--resume takes its "
-              "configuration from '", resume_file, "'; do not combine it with --checkpoint, --config or --preset");
-    GCC_CHECK(gcc::io::file_exists(resume_file), "--resume '", a.resume,
-              "': no checkpoint.safetensors there (was the run started with gcc_selflabel --out ", a.resume, "?)");
-    resume_ck = gcc::io::Checkpoint::load(resume_file);
-    GCC_CHECK(resume_ck.file().has_metadata("selflabel.config"), "'", resume_file,
-              "' is not a self-labelling checkpoint (no selflabel.config)");
-    cfg.base = gcc::train::checkpoint_train_config(resume_ck);
-    gcc::train::apply_selflabel_config_text(cfg, resume_ck.file().metadata("selflabel.config"),
-                                            resume_file + " (selflabel.config)");
-    out = a.resume;
-  } else if (!a.checkpoint.empty()) {
-    init_path = a.checkpoint;
-    init = gcc::io::Checkpoint::load(init_path);
-    // The model, data and views of the end-to-end run; a checkpoint without a stored config needs the
-    // dataset from --preset or the YAML file.
-    std::string fallback = a.preset;
-    gcc::io::Config rc_for_dataset;
-    if (fallback.empty() && !a.config_file.empty()) {
-      rc_for_dataset = gcc::io::load_config(a.config_file, a.yaml_overrides);
-      fallback = gcc::train::canonical_dataset(rc_for_dataset.train_db_name);
-    }
-    const gcc::train::TrainConfig base = gcc::train::checkpoint_train_config(init, fallback);
-    if (!a.preset.empty()) {
-      const std::string p = gcc::train::canonical_dataset(a.preset);
-      cfg = gcc::train::selflabel_preset(gcc::train::train_preset(p));  // unknown preset: error naming it
-      GCC_CHECK(p == gcc::train::canonical_dataset(base.dataset), "--preset ", a.preset,
-                " but the checkpoint '", init_path, "' was trained on ", base.dataset);
-      cfg.base = base;
-    } else {
-      cfg = gcc::train::selflabel_preset(base);
-    }
-    if (!a.config_file.empty())
-      gcc::train::apply_selflabel_release_config(cfg, gcc::io::load_config(a.config_file, a.yaml_overrides));
-  } else {  // --list-keys alone: the preset's keys
-    cfg = gcc::train::selflabel_preset(a.preset.empty() ? "fashion-mnist" : a.preset);
-    if (!a.config_file.empty())
-      gcc::train::apply_selflabel_release_config(cfg, gcc::io::load_config(a.config_file, a.yaml_overrides));
-  }
-  for (auto& kv : a.overrides) gcc::train::set_selflabel_key(cfg, kv.first, kv.second);
-  if (!a.data_root.empty()) cfg.base.data_root = a.data_root;
-  cfg.validate();
-  if (a.list_keys) {
-    std::fputs(list_keys_text(cfg).c_str(), stdout);
+  gcc::io::Checkpoint ck;
+  const Config cfg = resolve_config(a, ck);
+  if (a.has("list-keys")) {
+    std::fputs(gcc::train::config_yaml(cfg, "gcc_selflabel configuration").c_str(), stdout);
     return 0;
   }
-  if (out.empty()) out = "runs/selflabel-" + cfg.base.dataset + "-" + now_stamp();
-  make_dirs(out);
-  const std::string ckpt_path = out + "/checkpoint.safetensors", metrics_path = out + "/metrics.jsonl";
-
+  gcc_examples::apply_threads(cfg.threads);
+  const bool resuming = !a.flag("resume").empty();
+  const std::string out = resuming ? a.flag("resume")
+                          : !a.flag("out").empty() ? a.flag("out")
+                                                   : gcc_examples::default_run_dir("selflabel-" + cfg.dataset);
   const auto t0 = std::chrono::steady_clock::now();
-  std::FILE* log = a.quiet ? nullptr : stderr;
+  std::FILE* log = a.has("quiet") ? nullptr : stderr;
   if (log)
-    std::fprintf(log, "gcc_selflabel: %s on %s (%s), %d threads, output in %s\n",
-                 a.resume.empty() ? ("from " + init_path).c_str() : ("resuming " + resume_file).c_str(),
-                 cfg.base.dataset.c_str(), cfg.base.device.c_str(), gcc::num_threads(), out.c_str());
-  gcc::train::TrainData data = gcc::train::load_selflabel_data(cfg.base);
+    std::fprintf(log, "gcc_selflabel: %s on %s (device %s), %d threads, output in %s\n",
+                 resuming ? ("resuming " + ck.path()).c_str() : ("from " + ck.path()).c_str(), cfg.dataset.c_str(),
+                 gcc::parse_device(cfg.device).str().c_str(), gcc::num_threads(), out.c_str());
+  gcc::train::TrainData data = gcc::train::load_selflabel_data(cfg);
   SelfLabelTrainer trainer(cfg, data);
   trainer.set_progress_output(log);
+  gcc::io::make_dirs(out);  // after the data loaded: a failed start leaves no empty run folder
   std::map<std::string, std::string> meta;
-  if (!a.resume.empty()) {
-    trainer.resume_from(resume_ck);
-    if (resume_ck.file().has_metadata("init_checkpoint")) meta["init_checkpoint"] = resume_ck.file().metadata("init_checkpoint");
-    gcc::io::drop_epochs_from(metrics_path, trainer.next_epoch());
+  if (resuming) {
+    gcc::train::load_selflabel_checkpoint(ck, trainer);
+    if (ck.file().has_metadata("init_checkpoint")) meta["init_checkpoint"] = ck.file().metadata("init_checkpoint");
+    gcc::io::drop_epochs_from(out + "/metrics.jsonl", trainer.next_epoch());
     if (log)
       std::fprintf(log, "gcc_selflabel: resuming at epoch %d step %lld of %d\n", trainer.next_epoch() + 1,
-                   static_cast<long long>(trainer.next_step()), cfg.epochs);
+                   static_cast<long long>(trainer.next_step()), cfg.selflabel.epochs);
   } else {
-    trainer.load_initial_weights(init);
-    meta["init_checkpoint"] = init_path;
-    gcc::io::write_file_atomically(out + "/config.yaml", list_keys_text(cfg), "gcc_selflabel");
-    gcc::io::drop_epochs_from(metrics_path, 0);
+    trainer.load_initial_weights(ck);
+    meta["init_checkpoint"] = ck.path();
+    gcc::io::write_file_atomically(out + "/config.yaml", gcc::train::config_yaml(cfg, "gcc_selflabel configuration"),
+                                   "gcc_selflabel");
+    gcc::io::drop_epochs_from(out + "/metrics.jsonl", 0);
   }
+  const gcc::train::SelfLabelSettings& sl = cfg.selflabel;
   if (log)
     std::fprintf(log, "gcc_selflabel: %lld training images, %lld evaluation images, model %s width %lld, K = %lld; "
                  "batch %lld, %d epochs, Adam lr %g, threshold %g%s%s\n",
-                 static_cast<long long>(data.phase2->n), static_cast<long long>(data.eval->n), cfg.base.backbone.c_str(),
-                 static_cast<long long>(cfg.base.base_width), static_cast<long long>(cfg.base.num_clusters),
-                 static_cast<long long>(cfg.batch_size), cfg.epochs, static_cast<double>(cfg.lr),
-                 static_cast<double>(cfg.confidence_threshold), cfg.class_balancing ? ", class balancing" : "",
-                 cfg.use_ema ? ", EMA" : "");
+                 static_cast<long long>(data.phase2->n), static_cast<long long>(data.eval->n),
+                 cfg.resolved_backbone().c_str(), static_cast<long long>(cfg.base_width),
+                 static_cast<long long>(cfg.num_clusters), static_cast<long long>(sl.batch_size), sl.epochs,
+                 static_cast<double>(sl.lr), static_cast<double>(sl.confidence_threshold),
+                 sl.class_balancing ? ", class balancing" : "", sl.use_ema ? ", EMA" : "");
 
-  gcc::io::MetricsLog metrics(metrics_path);
-  std::signal(SIGINT, on_sigint);
-  trainer.set_stop_flag(&g_stop);
   gcc::train::EvalResult last;
-  bool have_last = false;
-  const int every = a.checkpoint_every < 1 ? 1 : a.checkpoint_every;
-  try {
-    trainer.fit([&](const SelfLabelEpochReport& r) {
-      append_metrics(metrics, r, trainer);
-      if (r.evaluated && r.epoch == cfg.epochs - 1) {
-        last = r.eval;
-        have_last = true;
-      }
-      if (!r.complete || trainer.finished() || (r.epoch + 1) % every == 0 || g_stop.load())
-        trainer.save_checkpoint(ckpt_path, meta);
-    });
-  } catch (const gcc::train::TrainingDiverged& e) {
-    std::fprintf(stderr, "gcc_selflabel: %s\ngcc_selflabel: the last good checkpoint is %s\n", e.what(),
-                 gcc::io::file_exists(ckpt_path) ? ckpt_path.c_str() : ("(none written yet; the start is " + init_path + ")").c_str());
-    return 3;
-  }
-  std::signal(SIGINT, SIG_DFL);
-  if (!trainer.finished()) {
-    std::fprintf(stderr, "gcc_selflabel: interrupted at epoch %d step %lld; checkpoint written to %s\n"
-                 "gcc_selflabel: continue with: gcc_selflabel --resume %s\n",
-                 trainer.next_epoch() + 1, static_cast<long long>(trainer.next_step()), ckpt_path.c_str(), out.c_str());
-    return 130;
-  }
-  if (!have_last) last = trainer.evaluate(cfg.epochs - 1);  // e.g. resumed after the last epoch
-  const std::vector<std::string> files = gcc::train::write_eval_outputs(out, last, data.eval->class_names);
+  const int rc = gcc_examples::fit_run(
+      "gcc_selflabel", trainer, sl.epochs, cfg.checkpoint_every, out,
+      [&](const SelfLabelEpochReport& r) { return epoch_json(r, trainer); },
+      [&](const std::string& path) { gcc::train::save_selflabel_checkpoint(path, trainer, meta); }, last);
+  if (rc >= 0) return rc;
+  std::vector<std::string> files = gcc::train::write_eval_outputs(out, last, data.eval->class_names);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const gcc::train::SelfLabelState& s = trainer.state();
-  std::printf("gcc_selflabel: done in %.1f s. Last epoch on all %lld evaluated images: ACC %.4f  NMI %.4f  ARI %.4f  "
-              "(top-5 %.4f)\n",
-              secs, static_cast<long long>(last.evaluated), last.metrics.acc, last.metrics.nmi, last.metrics.ari,
-              last.metrics.top5);
   std::printf("gcc_selflabel: %lld optimizer steps; %lld batches without a confident sample made no update\n",
               static_cast<long long>(s.updates), static_cast<long long>(s.skipped_batches));
-  if (s.best_epoch >= 0 && s.best_epoch != cfg.epochs - 1)
-    std::printf("gcc_selflabel: best evaluated epoch %d (label-selected, not a clean result): ACC %.4f NMI %.4f ARI %.4f\n",
-                s.best_epoch + 1, s.best_acc, s.best_nmi, s.best_ari);
-  std::string names = "checkpoint.safetensors, metrics.jsonl, config.yaml";
-  for (const std::string& f : files) names += ", " + f;
-  std::printf("gcc_selflabel: outputs in %s/ (%s)\n", out.c_str(), names.c_str());
+  files.insert(files.begin(), {"checkpoint.safetensors", "metrics.jsonl", "config.yaml"});
+  gcc_examples::print_result("gcc_selflabel", secs, last, s.best, sl.epochs,
+                             out, files);
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return gcc_examples::run_training_cli("gcc_selflabel", argc, argv, &run_main); }
+int main(int argc, char** argv) { return gcc_examples::run_cli("gcc_selflabel", argc, argv, &run_main); }

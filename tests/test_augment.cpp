@@ -644,7 +644,16 @@ TEST_CASE("augment: presets") {
   CHECK(c.channels == 3);
   CHECK(c.mean[0] == 0.4914f);
   CHECK(c.std[2] == 0.2010f);
-  CHECK(view_preset("cifar20").name == "cifar");
+  // CIFAR-20 (CIFAR-100's superclasses) normalises with CIFAR-100's statistics, as the release (SPEC §3).
+  const ViewPreset c20 = view_preset("cifar20");
+  CHECK(c20.name == "cifar-20");
+  CHECK(c20.eval_crop == 32);
+  CHECK(c20.mean[0] == 0.5071f);
+  CHECK(c20.mean[1] == 0.4867f);
+  CHECK(c20.mean[2] == 0.4408f);
+  CHECK(c20.std[0] == 0.2675f);
+  CHECK(c20.std[1] == 0.2565f);
+  CHECK(c20.std[2] == 0.2761f);
   for (const char* n : {"stl10", "imagenet10", "imagenet_dogs"}) {
     const ViewPreset s = view_preset(n);
     CHECK(s.name == "stl");

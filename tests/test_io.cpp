@@ -16,10 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "data_test_util.hpp"
 #include "gradcheck.hpp"
 #include "gcc/io/atomic_file.hpp"
 #include "gcc/io/checkpoint.hpp"
-#include "gcc/io/config.hpp"
 #include "gcc/io/json.hpp"
 #include "gcc/io/metrics_log.hpp"
 #include "gcc/io/npy.hpp"
@@ -69,14 +69,7 @@ std::string st_bytes(std::string header, const std::string& data) {
   return le64(header.size()) + header + data;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const gcc::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using gcc_test::error_of;
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return false;
@@ -128,7 +121,6 @@ void train_step(gcc::nn::End2EndModel& model, gcc::Optimizer& opt, gcc::Rng& rng
   opt.step();
 }
 
-std::string configs_dir() { return std::string(GCC_FIXTURE_DIR) + "/../../examples/configs"; }
 
 }  // namespace
 
@@ -743,204 +735,6 @@ TEST_CASE("io: metrics JSON lines are flushed per line; drop_epochs_from prepare
   }
   CHECK(io::read_json_lines(p).size() == 3);
   CHECK_THROWS_WITH_AS(io::MetricsLog(dir / "no/dir/m.jsonl"), doctest::Contains("cannot open"), gcc::Error);
-}
-
-// ---- config -----------------------------------------------------------------------------------------
-TEST_CASE("io: every example config loads with the SPEC values of its dataset") {
-  struct Row {
-    const char* file;
-    const char* db;
-    int64_t k, batch, crop, resize, epochs;
-    double mean0;
-    const char* preset;
-    const char* setup;
-  };
-  const Row rows[] = {
-      {"end2end_cifar10.yml", "cifar-10", 10, 256, 32, 40, 1000, 0.4914, "resnet18-cifar", "end2end"},
-      {"end2end_cifar20.yml", "cifar-20", 20, 256, 32, 40, 1000, 0.4914, "resnet18-cifar", "end2end"},
-      {"end2end_stl10.yml", "stl-10", 10, 96, 96, 112, 1000, 0.485, "resnet18-stl", "end2end"},
-      {"end2end_imagenet10.yml", "imagenet10", 10, 96, 96, 112, 1000, 0.485, "resnet18-stl", "end2end"},
-      {"end2end_imagenet_dogs.yml", "imagenet_dogs", 15, 96, 96, 112, 1000, 0.485, "resnet18-stl", "end2end"},
-      {"end2end_tiny_imagenet.yml", "tiny_imagenet", 200, 128, 64, 80, 1000, 0.485, "resnet34-stl", "end2end"},
-      {"selflabel_cifar10.yml", "cifar-10", 10, 1000, 32, 40, 200, 0.4914, "resnet18-cifar", "selflabel"},
-      {"selflabel_cifar20.yml", "cifar-20", 20, 1000, 32, 40, 200, 0.4914, "resnet18-cifar", "selflabel"},
-      {"selflabel_stl10.yml", "stl-10", 10, 500, 96, 112, 100, 0.485, "resnet18-stl", "selflabel"},
-  };
-  int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(configs_dir())) files += e.path().extension() == ".yml";
-  CHECK(files == 9);
-  for (const Row& r : rows) {
-    const std::string file = r.file;
-    CAPTURE(file);
-    const io::Config c = io::load_config(configs_dir() + "/" + file);
-    CHECK(c.setup == r.setup);
-    CHECK(c.train_db_name == r.db);
-    CHECK(c.val_db_name == r.db);
-    CHECK(c.num_clusters() == r.k);
-    CHECK(c.num_classes == r.k);
-    CHECK(c.heads() == 1);
-    CHECK(c.batch_size == r.batch);
-    CHECK(c.epochs == r.epochs);
-    CHECK(c.backbone_preset() == r.preset);
-    CHECK(c.transformation_kwargs.resize == r.resize);
-    CHECK(c.transformation_kwargs.crop_size == r.crop);
-    CHECK(c.transformation_kwargs.normalize.mean[0] == r.mean0);
-    CHECK(c.augmentation_kwargs.normalize.mean[0] == r.mean0);
-    if (std::string(r.setup) == "end2end") {
-      CHECK(c.augmentation_strategy == "simclr");
-      CHECK(c.augmentation_kwargs.random_resized_crop.size == r.crop);
-      CHECK(c.augmentation_kwargs.random_resized_crop.scale == std::vector<double>{0.2, 1.0});
-      CHECK(c.augmentation_kwargs.color_jitter.hue == 0.1);
-      CHECK(c.augmentation_kwargs.color_jitter_random_apply_p == 0.8);
-      CHECK(c.augmentation_kwargs.random_grayscale_p == 0.2);
-      CHECK(c.optimizer == "sgd");
-      CHECK(c.optimizer_kwargs.lr == 0.4);
-      CHECK(c.optimizer_kwargs.momentum == 0.9);
-      CHECK(c.optimizer_kwargs.weight_decay == 1e-4);
-      CHECK_FALSE(c.optimizer_kwargs.nesterov);
-      CHECK(c.scheduler == "cosine");
-      CHECK(c.scheduler_kwargs.lr_decay_rate == 0.1);
-      CHECK(c.criterion_kwargs.temperature == 0.1);
-      CHECK(c.criterion_kwargs.entropy_weight == 2.0);
-      CHECK(c.num_neighbors == 5);
-      CHECK(c.phase_switch_epoch == 50);
-      CHECK(c.refresh_period == 5);
-      CHECK(c.memory_slots == 4);
-    } else {
-      CHECK(c.augmentation_strategy == "ours");
-      CHECK(c.augmentation_kwargs.crop_size == r.crop);
-      CHECK(c.augmentation_kwargs.num_strong_augs == 4);
-      CHECK(c.augmentation_kwargs.cutout_kwargs.length == (r.crop == 32 ? 16 : 32));
-      CHECK(c.optimizer == "adam");
-      CHECK(c.optimizer_kwargs.lr == 5e-5);
-      CHECK(c.scheduler == "constant");
-      CHECK(c.confidence_threshold == 0.98);
-      CHECK(c.criterion_kwargs.apply_class_balancing);
-      CHECK_FALSE(c.use_ema);
-    }
-    // to_yaml() reads back to the same configuration.
-    const io::Config back = io::load_config_string(c.to_yaml(), "roundtrip");
-    CHECK(back.to_yaml() == io::load_config_string(back.to_yaml(), "roundtrip").to_yaml());
-    CHECK(back.batch_size == c.batch_size);
-    CHECK(back.augmentation_kwargs.normalize.std == c.augmentation_kwargs.normalize.std);
-    CHECK(back.optimizer_kwargs.weight_decay == c.optimizer_kwargs.weight_decay);
-  }
-}
-
-TEST_CASE("io: config defaults, dataset defaults for omitted keys, and --key.sub=value overrides") {
-  const io::Config d;  // SPEC §4 defaults
-  CHECK(d.setup == "end2end");
-  CHECK(d.batch_size == 256);
-  CHECK(d.num_clusters() == 10);
-  CHECK(d.resolved_output_dir() == "output/end2end_cifar-10");
-  // An almost empty file for STL-10 gets STL-10's values.
-  const io::Config s = io::load_config_string("train_db_name: stl-10\n", "s.yml");
-  CHECK(s.batch_size == 96);
-  CHECK(s.transformation_kwargs.resize == 112);
-  CHECK(s.augmentation_kwargs.random_resized_crop.size == 96);
-  CHECK(s.backbone_preset() == "resnet18-stl");
-  CHECK(s.given == std::set<std::string>{"train_db_name"});
-  // Aliases are canonicalised; nclusters follows num_classes unless given.
-  const io::Config a = io::load_config_string("train_db_name: imagenet-10\nnum_classes: 12\n", "a.yml");
-  CHECK(a.train_db_name == "imagenet10");
-  CHECK(a.model_kwargs.nclusters == 12);
-  const io::Config fm = io::load_config_string("train_db_name: fashion-mnist\n", "f.yml");
-  CHECK(fm.in_channels == 1);
-  CHECK(fm.augmentation_kwargs.normalize.mean.size() == 1);
-  CHECK(fm.backbone_preset() == "resnet18-cifar");
-
-  std::vector<std::string> rest;
-  const std::vector<io::ConfigOverride> ov = io::split_config_overrides(
-      {"--config", "x.yml", "--criterion_kwargs.temperature=0.5", "--resume=run/last.safetensors",
-       "--augmentation_kwargs.normalize.mean=[0.5, 0.5, 0.5]", "--train_db_name=cifar-20", "--seed=7",
-       "--optimizer_kwargs.nesterov=False", "--output_dir=runs/a b"},
-      &rest);
-  CHECK(rest == std::vector<std::string>{"--config", "x.yml", "--resume=run/last.safetensors"});
-  REQUIRE(ov.size() == 6);
-  const io::Config o = io::load_config(configs_dir() + "/end2end_cifar10.yml", ov);
-  CHECK(o.criterion_kwargs.temperature == 0.5);
-  CHECK(o.augmentation_kwargs.normalize.mean == std::vector<double>{0.5, 0.5, 0.5});
-  CHECK(o.transformation_kwargs.normalize.mean[0] == 0.4914);
-  CHECK(o.train_db_name == "cifar-20");
-  CHECK(o.seed == 7);
-  CHECK(o.output_dir == "runs/a b");
-  CHECK(o.given.count("criterion_kwargs.temperature") == 1);
-  // Overrides create keys the file does not have.
-  const io::Config n =
-      io::load_config_string("epochs: 3\n", "n.yml", {io::parse_override("--scheduler_kwargs.lr_decay_rate=0.2")});
-  CHECK(n.scheduler_kwargs.lr_decay_rate == 0.2);
-  CHECK(n.epochs == 3);
-  // The reference lists every key.
-  const std::string ref = io::config_reference();
-  CHECK(ref.find("criterion_kwargs.temperature (number, default 0.1): RGC temperature tau") != std::string::npos);
-  CHECK(ref.find("phase_switch_epoch (integer, default 50)") != std::string::npos);
-}
-
-TEST_CASE("io: config errors name the file or the override and the key path") {
-  auto err = [](const std::string& yaml, std::vector<io::ConfigOverride> ov = {}) {
-    return error_of([&] { io::load_config_string(yaml, "config.yml", ov); });
-  };
-  CHECK(err("criterion_kwargs:\n  temperature: abc\n")
-            .find("config.yml: criterion_kwargs.temperature: expected a number, got 'abc' (line 2)") !=
-        std::string::npos);
-  CHECK(err("criterion_kwargs:\n  temperatur: 0.1\n")
-            .find("config.yml: criterion_kwargs.temperatur: unknown key 'temperatur' (known keys under "
-                  "criterion_kwargs: temperature, entropy_weight, apply_class_balancing)") != std::string::npos);
-  CHECK(err("epoch: 10\n").find("config.yml: epoch: unknown key 'epoch' (known keys at the top level: setup,") !=
-        std::string::npos);
-  CHECK(err("epochs: 10.5\n").find("config.yml: epochs: expected an integer, got '10.5'") != std::string::npos);
-  CHECK(err("epochs: \"10\"\n").find("expected an integer, got the quoted string '10'") != std::string::npos);
-  CHECK(err("batch_size:\n").find("config.yml: batch_size: expected an integer, got nothing (null)") !=
-        std::string::npos);
-  CHECK(err("optimizer_kwargs:\n  nesterov: maybe\n")
-            .find("optimizer_kwargs.nesterov: expected true or false, got 'maybe'") != std::string::npos);
-  CHECK(err("model_kwargs: 3\n")
-            .find("config.yml: model_kwargs: expected a mapping of head, features_dim, nheads, nclusters, got '3'") !=
-        std::string::npos);
-  CHECK(err("augmentation_kwargs:\n  normalize:\n    mean: 0.5\n")
-            .find("augmentation_kwargs.normalize.mean: expected a list of numbers") != std::string::npos);
-  CHECK(err("augmentation_kwargs:\n  normalize:\n    mean: [0.5, x, 0.5]\n")
-            .find("entry 1: expected a number, got 'x'") != std::string::npos);
-  CHECK(err("augmentation_kwargs:\n  normalize:\n    mean: [0.5, 0.5]\n")
-            .find("augmentation_kwargs.normalize.mean: 2 values for 3 image channel(s)") != std::string::npos);
-  CHECK(err("epochs: 1\nepochs: 2\n").find("config.yml: epochs: duplicate key") != std::string::npos);
-  CHECK(err("train_db_name: cifar-11\n")
-            .find("config.yml: train_db_name: unknown dataset 'cifar-11' (known: cifar-10, cifar-20,") !=
-        std::string::npos);
-  CHECK(
-      err("backbone: resnet19\n").find("config.yml: backbone: unknown value 'resnet19' (expected one of: resnet18,") !=
-      std::string::npos);
-  CHECK(err("backbone: resnet50\ntrain_db_name: stl-10\n").find("resnet50-stl, which the toolkit does not have") !=
-        std::string::npos);
-  CHECK(err("setup: scan\n").find("config.yml: setup: unknown setup 'scan'") != std::string::npos);
-  CHECK(err("criterion_kwargs:\n  temperature: -1\n").find("criterion_kwargs.temperature: must be positive, got -1") !=
-        std::string::npos);
-  CHECK(err("setup: selflabel\ncriterion: end2end\n").find("criterion 'end2end' does not go with setup 'selflabel'") !=
-        std::string::npos);
-  CHECK(err("optimizer_kwargs:\n  nesterov: True\n").find("Nesterov momentum is not implemented") != std::string::npos);
-  CHECK(err("a: [1,\n").find("config.yml: YAML syntax error at line ") != std::string::npos);
-  CHECK(err("- 1\n- 2\n").find("config.yml: expected a mapping of keys at the top level, got a list") !=
-        std::string::npos);
-  CHECK(err("device: gpu\n").find("device: unknown device 'gpu'") != std::string::npos);
-  // Overrides: named as given on the command line.
-  CHECK(err("", {io::parse_override("--criterion_kwargs.temperature=abc")})
-            .find("command line (--criterion_kwargs.temperature=abc): criterion_kwargs.temperature: expected a number, "
-                  "got 'abc'") != std::string::npos);
-  CHECK(err("", {io::parse_override("--criterion_kwargs.temprature=0.1")})
-            .find("command line (--criterion_kwargs.temprature=0.1): criterion_kwargs.temprature: unknown key") !=
-        std::string::npos);
-  CHECK(err("epochs: 1000\n", {io::parse_override("--epochs.x=1")})
-            .find("command line (--epochs.x=1): epochs.x: epochs is '1000', not a mapping") != std::string::npos);
-  CHECK(err("", {io::parse_override("--seed=-3")}).find("seed: expected a non-negative integer, got '-3'") !=
-        std::string::npos);
-  CHECK(err("", {io::parse_override("--batch_size=[1,")}).find("the value is not valid YAML") != std::string::npos);
-  CHECK_THROWS_WITH_AS(io::parse_override("--epochs"),
-                       doctest::Contains("config override '--epochs': expected --key.sub=value"), gcc::Error);
-  CHECK_THROWS_WITH_AS(io::parse_override("epochs=3"), doctest::Contains("expected --key.sub=value"), gcc::Error);
-  CHECK_THROWS_WITH_AS(io::parse_override("--a..b=3"), doctest::Contains("empty component in the key 'a..b'"),
-                       gcc::Error);
-  CHECK_THROWS_WITH_AS(io::load_config("/nonexistent/config.yml"),
-                       doctest::Contains("load_config: cannot open '/nonexistent/config.yml'"), gcc::Error);
 }
 
 // ---- export for the PyTorch check (data_scripts/check_checkpoint_torch.py) ------------------------------

@@ -1,7 +1,7 @@
-// Self-labelling (train/selflabel.hpp) and checkpoint evaluation (train/evaluate.hpp) on a few hundred
+// Self-labelling (train/selflabel.hpp) and checkpoint evaluation (train/checkpoint_model.hpp) on a few hundred
 // Fashion-MNIST images (synthetic striped images when Debian's dataset-fashion-mnist is not installed),
 // starting from a tiny End2EndModel checkpoint written here: masks, the no-confident-batch rule, finite
-// losses, the NaN guard, EMA, checkpoints and bit-identical resume, configs and presets, gcc_eval's core
+// losses, the NaN guard, EMA, checkpoints and bit-identical resume, gcc_eval's core
 // and its errors (corrupt / truncated checkpoint, K mismatch, unknown dataset).
 #include <unistd.h>
 
@@ -16,14 +16,18 @@
 #include <memory>
 #include <string>
 
+#include "data_test_util.hpp"
 #include "gradcheck.hpp"
 #include "gcc/io/checkpoint.hpp"
-#include "gcc/io/config.hpp"
 #include "gcc/io/npy.hpp"
-#include "gcc/train/config.hpp"
+#include "gcc/train/checkpoint_model.hpp"
+#include "gcc/train/config_file.hpp"
+#include "gcc/train/config_schema.hpp"
+#include "gcc/train/presets.hpp"
 #include "gcc/train/data.hpp"
 #include "gcc/train/evaluate.hpp"
 #include "gcc/train/selflabel.hpp"
+#include "gcc/train/selflabel_checkpoint.hpp"
 
 using namespace gcc;
 using namespace gcc::train;
@@ -84,8 +88,8 @@ std::shared_ptr<const ImageDataset> small_images(int64_t n) {
 }
 
 // The end-to-end config of the tiny model: Fashion-MNIST preset, width 4.
-TrainConfig tiny_base() {
-  TrainConfig c = train_preset("fashion-mnist");
+Config tiny_base() {
+  Config c = preset("fashion-mnist");
   c.base_width = 4;
   c.train_subset = 0;
   c.eval_set = "train";
@@ -97,7 +101,7 @@ TrainConfig tiny_base() {
 
 // Writes a tiny "end-to-end" checkpoint (random weights, cluster head scaled so that the softmax is
 // peaked and some samples pass a high threshold) as gcc_train would: model + config text.
-void write_e2e_checkpoint(const std::string& path, const TrainConfig& base, float head_scale = 10.f) {
+void write_e2e_checkpoint(const std::string& path, const Config& base, float head_scale = 10.f) {
   Rng rng(base.seed);
   nn::End2EndModel m(base.model_config(), rng);
   for (const NamedTensor& p : m.named_parameters())
@@ -108,18 +112,29 @@ void write_e2e_checkpoint(const std::string& path, const TrainConfig& base, floa
   io::CheckpointContents c;
   c.model = &m;
   c.epoch = 2;
-  c.config = train_config_text(base, "test end-to-end run");
+  c.config = config_yaml(base, "test end-to-end run");
   io::save_checkpoint(path, c);
 }
 
-SelfLabelConfig tiny_selflabel(const TrainConfig& base) {
-  SelfLabelConfig c = selflabel_preset(base);
-  c.batch_size = 100;
-  c.epochs = 2;
-  c.confidence_threshold = 0.9f;
-  c.lr = 1e-3f;
-  c.seed = 11;
+Config tiny_selflabel(const Config& base) {
+  Config c = base;
+  c.selflabel.batch_size = 100;
+  c.selflabel.epochs = 2;
+  c.selflabel.confidence_threshold = 0.9f;
+  c.selflabel.lr = 1e-3f;
+  c.selflabel.seed = 11;
   return c;
+}
+
+// gcc_eval's path: the checkpoint, its config (or a preset), command-line keys, then the evaluation.
+CheckpointEvaluation eval_checkpoint(const std::string& path, std::shared_ptr<const ImageDataset> imgs,
+                                     const std::string& preset_name = "",
+                                     const std::vector<std::pair<std::string, std::string>>& overrides = {},
+                                     const CheckpointEvalOptions& o = {}) {
+  const io::Checkpoint ck = io::Checkpoint::load(path);
+  Config cfg = checkpoint_config(ck, preset_name);
+  for (const auto& kv : overrides) apply_override(cfg, kv.first, kv.second);
+  return evaluate_checkpoint(ck, cfg, o, imgs);
 }
 
 std::vector<std::vector<float>> snapshot(const std::vector<NamedTensor>& ts) {
@@ -128,24 +143,17 @@ std::vector<std::vector<float>> snapshot(const std::vector<NamedTensor>& ts) {
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const gcc::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using gcc_test::error_of;
 
 }  // namespace
 
 TEST_CASE("selflabel: a tiny run from an end-to-end checkpoint: masks, finite loss, evaluation each epoch") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   write_e2e_checkpoint(dir / "e2e.safetensors", base);
   const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
-  const TrainConfig read = checkpoint_train_config(init);
-  CHECK(train_config_text(read) == train_config_text(base));
+  const Config read = checkpoint_config(init);
+  CHECK(config_yaml(read) == config_yaml(base));
   const auto imgs = small_images(300);
   SelfLabelTrainer t(tiny_selflabel(read), TrainData::single(imgs));
   t.set_progress_output(nullptr);
@@ -189,13 +197,13 @@ TEST_CASE("selflabel: a tiny run from an end-to-end checkpoint: masks, finite lo
 
 TEST_CASE("selflabel: a batch without a confident sample makes no update at all") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   write_e2e_checkpoint(dir / "e2e.safetensors", base, 1.f);  // unscaled head: probabilities near 1/K
   const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
-  SelfLabelConfig cfg = tiny_selflabel(base);
-  cfg.epochs = 1;
-  cfg.confidence_threshold = 0.98f;
-  cfg.eval_every = 0;
+  Config cfg = tiny_selflabel(base);
+  cfg.selflabel.epochs = 1;
+  cfg.selflabel.confidence_threshold = 0.98f;
+  cfg.selflabel.eval_every = 0;
   SelfLabelTrainer t(cfg, TrainData::single(small_images(200)));
   t.set_progress_output(nullptr);
   t.load_initial_weights(init);
@@ -216,12 +224,12 @@ TEST_CASE("selflabel: a batch without a confident sample makes no update at all"
 
 TEST_CASE("selflabel: checkpoints hold the release's self-labelling model and resume bit-identically") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   write_e2e_checkpoint(dir / "e2e.safetensors", base);
   const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
   const auto imgs = small_images(300);
-  SelfLabelConfig cfg = tiny_selflabel(base);
-  cfg.eval_every = 0;  // evaluate after the last epoch only
+  Config cfg = tiny_selflabel(base);
+  cfg.selflabel.eval_every = 0;  // evaluate after the last epoch only
 
   SelfLabelTrainer straight(cfg, TrainData::single(imgs));
   straight.set_progress_output(nullptr);
@@ -234,7 +242,7 @@ TEST_CASE("selflabel: checkpoints hold the release's self-labelling model and re
   const SelfLabelEpochReport r0 = first.train_epoch();
   CHECK_FALSE(r0.evaluated);
   const std::string p = dir / "sl.safetensors";
-  first.save_checkpoint(p, {{"init_checkpoint", dir / "e2e.safetensors"}});
+  save_selflabel_checkpoint(p, first, {{"init_checkpoint", dir / "e2e.safetensors"}});
 
   const io::Checkpoint ck = io::Checkpoint::load(p);
   for (const std::string& n : ck.file().names()) CHECK(n.rfind("contrastive_head.", 0) != 0);
@@ -245,16 +253,13 @@ TEST_CASE("selflabel: checkpoints hold the release's self-labelling model and re
   CHECK(ck.epoch() == 1);
   CHECK(ck.global_step() == 3);
   CHECK_FALSE(checkpoint_has_contrastive_head(ck));
-  // configs read back: the base (train_config_text) and the self-labelling keys
-  SelfLabelConfig back;
-  back.base = checkpoint_train_config(ck);
-  apply_selflabel_config_text(back, ck.file().metadata("selflabel.config"), "test");
-  CHECK(selflabel_config_text(back) == selflabel_config_text(cfg));
-  CHECK(train_config_text(back.base) == train_config_text(cfg.base));
+  // the stored config reads back to the same one, its selflabel section included
+  const Config back = checkpoint_config(ck);
+  CHECK(config_yaml(back) == config_yaml(cfg));
 
   SelfLabelTrainer resumed(back, TrainData::single(imgs));
   resumed.set_progress_output(nullptr);
-  resumed.resume_from(ck);
+  load_selflabel_checkpoint(ck, resumed);
   CHECK(resumed.next_epoch() == 1);
   CHECK(resumed.state().global_step == 3);
   std::vector<SelfLabelEpochReport> reps;
@@ -273,18 +278,18 @@ TEST_CASE("selflabel: checkpoints hold the release's self-labelling model and re
   }
   CHECK(compared > 20);
   CHECK(resumed.state().updates == straight.state().updates);
-  // a self-labelling checkpoint is not a start for load_initial_weights' sibling resume_from of another kind
-  CHECK_THROWS_WITH_AS(resumed.resume_from(init), doctest::Contains("is not a self-labelling checkpoint"), gcc::Error);
+  // an end-to-end checkpoint is a start for load_initial_weights, not one to resume
+  CHECK_THROWS_WITH_AS(load_selflabel_checkpoint(init, resumed), doctest::Contains("is not a self-labelling checkpoint"), gcc::Error);
 }
 
 TEST_CASE("selflabel: a stop request ends the epoch after the current step; a resumed run continues bit-identically") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   write_e2e_checkpoint(dir / "e2e.safetensors", base);
   const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
   const auto imgs = small_images(300);
-  SelfLabelConfig cfg = tiny_selflabel(base);
-  cfg.epochs = 1;
+  Config cfg = tiny_selflabel(base);
+  cfg.selflabel.epochs = 1;
   SelfLabelTrainer straight(cfg, TrainData::single(imgs));
   straight.set_progress_output(nullptr);
   straight.load_initial_weights(init);
@@ -302,10 +307,10 @@ TEST_CASE("selflabel: a stop request ends the epoch after the current step; a re
   CHECK(reps[0].steps == 1);
   CHECK(first.next_epoch() == 0);
   CHECK(first.next_step() == 1);
-  first.save_checkpoint(dir / "stopped.safetensors");
+  save_selflabel_checkpoint(dir / "stopped.safetensors", first);
   SelfLabelTrainer resumed(cfg, TrainData::single(imgs));
   resumed.set_progress_output(nullptr);
-  resumed.resume_from(io::Checkpoint::load(dir / "stopped.safetensors"));
+  load_selflabel_checkpoint(io::Checkpoint::load(dir / "stopped.safetensors"), resumed);
   CHECK(resumed.next_step() == 1);
   const SelfLabelEpochReport r = resumed.train_epoch();
   CHECK(r.complete);
@@ -319,9 +324,9 @@ TEST_CASE("selflabel: a stop request ends the epoch after the current step; a re
 
 TEST_CASE("selflabel: a NaN stops with a message, nothing of the step applied") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   write_e2e_checkpoint(dir / "e2e.safetensors", base);
-  SelfLabelConfig cfg = tiny_selflabel(base);
+  Config cfg = tiny_selflabel(base);
   SelfLabelTrainer t(cfg, TrainData::single(small_images(100)));
   t.set_progress_output(nullptr);
   t.load_initial_weights(io::Checkpoint::load(dir / "e2e.safetensors"));
@@ -347,24 +352,24 @@ TEST_CASE("selflabel: a NaN stops with a message, nothing of the step applied") 
   CHECK(t.model().named_parameters()[0].tensor.to_vector() == conv);
   CHECK(t.state().updates == 0);
   // save refuses a non-finite model, keeping the previous file
-  CHECK_THROWS_WITH_AS(t.save_checkpoint(dir / "bad.safetensors"), doctest::Contains("refusing to save"), gcc::Error);
+  CHECK_THROWS_WITH_AS(save_selflabel_checkpoint(dir / "bad.safetensors", t), doctest::Contains("refusing to save"), gcc::Error);
   CHECK_FALSE(std::filesystem::exists(dir / "bad.safetensors"));
 }
 
 TEST_CASE("selflabel: EMA as the release (weights = their EMA after each step, BatchNorm buffers as at the start)") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   write_e2e_checkpoint(dir / "e2e.safetensors", base);
   const io::Checkpoint init = io::Checkpoint::load(dir / "e2e.safetensors");
   const auto imgs = small_images(200);
-  SelfLabelConfig cfg = tiny_selflabel(base);
-  cfg.epochs = 1;
-  cfg.eval_every = 0;
+  Config cfg = tiny_selflabel(base);
+  cfg.selflabel.epochs = 1;
+  cfg.selflabel.eval_every = 0;
   SelfLabelTrainer plain(cfg, TrainData::single(imgs));
-  cfg.use_ema = true;
-  cfg.ema_alpha = 0.f;  // shadow = weights: the same weights as without EMA
+  cfg.selflabel.use_ema = true;
+  cfg.selflabel.ema_alpha = 0.f;  // shadow = weights: the same weights as without EMA
   SelfLabelTrainer ema0(cfg, TrainData::single(imgs));
-  cfg.ema_alpha = 0.9f;
+  cfg.selflabel.ema_alpha = 0.9f;
   SelfLabelTrainer ema9(cfg, TrainData::single(imgs));
   for (SelfLabelTrainer* t : {&plain, &ema0, &ema9}) {
     t->set_progress_output(nullptr);
@@ -392,95 +397,15 @@ TEST_CASE("selflabel: EMA as the release (weights = their EMA after each step, B
   CHECK(d_ema < d_plain);
 }
 
-TEST_CASE("selflabel: presets, keys, release YAML configs and their errors") {
-  const SelfLabelConfig c10 = selflabel_preset("cifar10");
-  CHECK(c10.batch_size == 1000);
-  CHECK(c10.epochs == 200);
-  CHECK(c10.cutout == 16);
-  CHECK(c10.lr == 5e-5f);
-  CHECK(c10.beta1 == 0.9f);
-  CHECK(c10.beta2 == 0.999f);
-  CHECK(c10.weight_decay == 1e-4f);
-  CHECK(c10.confidence_threshold == 0.98f);
-  CHECK(c10.class_balancing);
-  CHECK_FALSE(c10.use_ema);
-  CHECK(c10.strong_params().crop == 32);
-  const SelfLabelConfig stl = selflabel_preset("stl-10");
-  CHECK(stl.batch_size == 500);
-  CHECK(stl.epochs == 100);
-  CHECK(stl.cutout == 32);
-  CHECK(stl.strong_params().crop == 96);
-  CHECK(selflabel_preset("imagenet-dogs").base.num_clusters == 15);
-  for (const std::string& n : preset_names()) CHECK_NOTHROW(selflabel_preset(n).validate());
-  CHECK_THROWS_WITH_AS(selflabel_preset("mnist"), doctest::Contains("unknown preset 'mnist'"), gcc::Error);
-
-  SelfLabelConfig c = selflabel_preset("fashion-mnist");
-  set_selflabel_key(c, "confidence-threshold", "0.9");
-  set_selflabel_key(c, "use_ema", "yes");
-  set_selflabel_key(c, "batch_size", "64");
-  set_selflabel_key(c, "eval_set", "train");  // a TrainConfig key: goes to base
-  set_selflabel_key(c, "lr", "0.0001");
-  CHECK(c.confidence_threshold == 0.9f);
-  CHECK(c.use_ema);
-  CHECK(c.batch_size == 64);
-  CHECK(c.base.batch_size == 256);  // the self-labelling key shadows the end-to-end one
-  CHECK(c.base.eval_set == "train");
-  CHECK(selflabel_config_text(c).find("lr: 0.0001\n") != std::string::npos);
-  CHECK_THROWS_WITH_AS(set_selflabel_key(c, "threshold", "0.5"), doctest::Contains("unknown self-labelling key 'threshold'"),
-                       gcc::Error);
-  CHECK_THROWS_WITH_AS(set_selflabel_key(c, "cutout", "big"), doctest::Contains("config key 'cutout': value 'big'"),
-                       gcc::Error);
-  c.confidence_threshold = 1.f;
-  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("confidence_threshold = 1"), gcc::Error);
-  c.confidence_threshold = 0.98f;
-  c.strong_crop = 24;
-  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("must equal the evaluation crop"), gcc::Error);
-
-  // the release's self-labelling YAML files, as they are
-  const std::string configs = std::string(GCC_FIXTURE_DIR) + "/../../examples/configs";
-  SelfLabelConfig r = selflabel_preset("cifar-10");
-  r.epochs = 3;
-  r.batch_size = 7;
-  apply_selflabel_release_config(r, io::load_config(configs + "/selflabel_cifar10.yml"));
-  CHECK(r.epochs == 200);
-  CHECK(r.batch_size == 1000);
-  CHECK(r.lr == 5e-5f);
-  CHECK(r.confidence_threshold == 0.98f);
-  CHECK(r.cutout == 16);
-  CHECK(r.num_strong_ops == 4);
-  CHECK(r.base.eval_resize == 40);
-  CHECK_NOTHROW(r.validate());
-  SelfLabelConfig s = selflabel_preset("stl-10");
-  apply_selflabel_release_config(s, io::load_config(configs + "/selflabel_stl10.yml"));
-  CHECK(s.batch_size == 500);
-  CHECK(s.cutout == 32);
-  // overrides of the YAML file, and mismatches with the checkpoint's model
-  SelfLabelConfig o = selflabel_preset("cifar-10");
-  apply_selflabel_release_config(
-      o, io::load_config(configs + "/selflabel_cifar10.yml", {io::parse_override("--confidence_threshold=0.9"),
-                                                              io::parse_override("--use_ema=True")}));
-  CHECK(o.confidence_threshold == 0.9f);
-  CHECK(o.use_ema);
-  SelfLabelConfig m = selflabel_preset("cifar-10");
-  CHECK_THROWS_WITH_AS(apply_selflabel_release_config(m, io::load_config(configs + "/selflabel_cifar20.yml")),
-                       doctest::Contains("train_db_name 'cifar-20' but the end-to-end checkpoint was trained on 'cifar-10'"),
-                       gcc::Error);
-  CHECK_THROWS_WITH_AS(
-      apply_selflabel_release_config(m, io::load_config_string("setup: selflabel\ntrain_db_name: cifar-10\nnum_classes: 20\n", "k.yml")),
-      doctest::Contains("k.yml: num_classes K = 20 does not match the end-to-end checkpoint's K = 10"), gcc::Error);
-  CHECK_THROWS_WITH_AS(apply_selflabel_release_config(m, io::load_config(configs + "/end2end_cifar10.yml")),
-                       doctest::Contains("self-labelling needs a selflabel config"), gcc::Error);
-}
-
 TEST_CASE("eval: evaluate_checkpoint on tiny checkpoints (end-to-end with embeddings, self-labelling without)") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   const std::string e2e = dir / "e2e.safetensors";
   write_e2e_checkpoint(e2e, base);
   const auto imgs = small_images(120);
   CheckpointEvalOptions o;
   o.backbone_features = true;
-  const CheckpointEvaluation r = evaluate_checkpoint(e2e, o, imgs);
+  const CheckpointEvaluation r = eval_checkpoint(e2e, imgs, "", {}, o);
   CHECK(r.has_contrastive_head);
   CHECK(r.epoch == 2);
   CHECK(r.config.base_width == 4);
@@ -525,15 +450,15 @@ TEST_CASE("eval: evaluate_checkpoint on tiny checkpoints (end-to-end with embedd
   CHECK(eval_json(r.eval).str().find("\"knn_accuracy\":") != std::string::npos);
 
   // a self-labelling checkpoint: no contrastive head -> backbone features, no kNN accuracy
-  SelfLabelConfig cfg = tiny_selflabel(base);
-  cfg.epochs = 1;
-  cfg.eval_every = 0;
+  Config cfg = tiny_selflabel(base);
+  cfg.selflabel.epochs = 1;
+  cfg.selflabel.eval_every = 0;
   SelfLabelTrainer t(cfg, TrainData::single(imgs));
   t.set_progress_output(nullptr);
   t.load_initial_weights(io::Checkpoint::load(e2e));
   t.train_epoch();
-  t.save_checkpoint(dir / "sl.safetensors");
-  const CheckpointEvaluation s = evaluate_checkpoint(dir / "sl.safetensors", CheckpointEvalOptions{}, imgs);
+  save_selflabel_checkpoint(dir / "sl.safetensors", t);
+  const CheckpointEvaluation s = eval_checkpoint(dir / "sl.safetensors", imgs);
   CHECK_FALSE(s.has_contrastive_head);
   CHECK(s.setup == "selflabel");
   CHECK_FALSE(s.eval.embeddings.defined());
@@ -546,16 +471,14 @@ TEST_CASE("eval: evaluate_checkpoint on tiny checkpoints (end-to-end with embedd
   // a model-only file (no config, e.g. converted from the release): preset + shapes
   {
     Rng rng(1);
-    TrainConfig other = tiny_base();
+    Config other = tiny_base();
     other.base_width = 2;
     other.num_clusters = 6;
     nn::End2EndModel mm(other.model_config(), rng);
     io::save_model(dir / "plain.safetensors", mm);
-    CHECK_THROWS_WITH_AS(evaluate_checkpoint(dir / "plain.safetensors", CheckpointEvalOptions{}, imgs),
-                         doctest::Contains("stores no configuration"), gcc::Error);
-    CheckpointEvalOptions po;
-    po.preset = "fashion-mnist";
-    const CheckpointEvaluation pr = evaluate_checkpoint(dir / "plain.safetensors", po, imgs);
+    CHECK_THROWS_WITH_AS(eval_checkpoint(dir / "plain.safetensors", imgs), doctest::Contains("stores no configuration"),
+                         gcc::Error);
+    const CheckpointEvaluation pr = eval_checkpoint(dir / "plain.safetensors", imgs, "fashion-mnist");
     CHECK(pr.config.base_width == 2);
     CHECK(pr.config.num_clusters == 6);
     CHECK(pr.eval.probabilities.shape() == Shape{120, 6});
@@ -564,7 +487,7 @@ TEST_CASE("eval: evaluate_checkpoint on tiny checkpoints (end-to-end with embedd
 
 TEST_CASE("eval: corrupt or truncated checkpoints, K mismatches and unknown datasets get clear errors") {
   SlTempDir dir;
-  const TrainConfig base = tiny_base();
+  const Config base = tiny_base();
   const std::string e2e = dir / "e2e.safetensors";
   write_e2e_checkpoint(e2e, base);
   const auto imgs = small_images(40);
@@ -575,32 +498,29 @@ TEST_CASE("eval: corrupt or truncated checkpoints, K mismatches and unknown data
   };
   const std::string cut = dir / "cut.safetensors";
   put(cut, good.substr(0, good.size() / 2));
-  std::string msg = error_of([&] { evaluate_checkpoint(cut, CheckpointEvalOptions{}, imgs); });
+  std::string msg = error_of([&] { eval_checkpoint(cut, imgs); });
   CHECK(msg.find(cut) != std::string::npos);
   CHECK(msg.find("truncated") != std::string::npos);
   const std::string junk = dir / "junk.safetensors";
   put(junk, "this is not a checkpoint at all");
-  msg = error_of([&] { evaluate_checkpoint(junk, CheckpointEvalOptions{}, imgs); });
+  msg = error_of([&] { eval_checkpoint(junk, imgs); });
   CHECK(msg.find(junk) != std::string::npos);
-  CHECK(error_of([&] { evaluate_checkpoint(dir / "missing.safetensors", CheckpointEvalOptions{}, imgs); })
+  CHECK(error_of([&] { eval_checkpoint(dir / "missing.safetensors", imgs); })
             .find("No such file or directory") != std::string::npos);
   // K
-  CheckpointEvalOptions k;
-  k.overrides = {{"num_clusters", "7"}};
-  msg = error_of([&] { evaluate_checkpoint(e2e, k, imgs); });
+  msg = error_of([&] { eval_checkpoint(e2e, imgs, "", {{"num_clusters", "7"}}); });
   CHECK(msg.find("has K = 10 clusters") != std::string::npos);
   CHECK(msg.find("asks for K = 7") != std::string::npos);
   {
-    SelfLabelConfig cfg = tiny_selflabel(base);
-    cfg.base.num_clusters = 4;
+    Config cfg = tiny_selflabel(base);
+    cfg.num_clusters = 4;
     SelfLabelTrainer t(cfg, TrainData::single(imgs));
     CHECK_THROWS_WITH_AS(t.load_initial_weights(io::Checkpoint::load(e2e)), doctest::Contains("has K = 10 clusters"),
                          gcc::Error);
   }
   // unknown dataset
-  CheckpointEvalOptions d;
-  d.overrides = {{"dataset", "mnist-xl"}};
-  CHECK_THROWS_WITH_AS(evaluate_checkpoint(e2e, d), doctest::Contains("unknown dataset 'mnist-xl'"), gcc::Error);
+  CHECK_THROWS_WITH_AS(eval_checkpoint(e2e, nullptr, "", {{"dataset", "mnist-xl"}}),
+                       doctest::Contains("unknown dataset 'mnist-xl'"), gcc::Error);
   // a stored config with an unknown key
   {
     Rng rng(1);
@@ -609,7 +529,7 @@ TEST_CASE("eval: corrupt or truncated checkpoints, K mismatches and unknown data
     c.model = &m;
     c.config = "preset: fashion-mnist\nbase_width: 4\nlearning_rate: 3\n";
     io::save_checkpoint(dir / "badcfg.safetensors", c);
-    CHECK_THROWS_WITH_AS(evaluate_checkpoint(dir / "badcfg.safetensors", CheckpointEvalOptions{}, imgs),
-                         doctest::Contains("unknown config key 'learning_rate'"), gcc::Error);
+    CHECK_THROWS_WITH_AS(eval_checkpoint(dir / "badcfg.safetensors", imgs),
+                         doctest::Contains("badcfg.safetensors (stored config): learning_rate: unknown key"), gcc::Error);
   }
 }

@@ -1,13 +1,14 @@
 // End-to-end trainer (train/end2end.hpp) on a few hundred Fashion-MNIST images (synthetic striped images
 // when Debian's dataset-fashion-mnist is not installed): both phases, the refresh, evaluation, the loss
-// going down, the NaN guard, config keys and presets.
+// going down, the NaN guard, checkpoints and resume (config keys and presets: test_config.cpp).
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
 #include "gradcheck.hpp"
-#include "gcc/train/config.hpp"
+#include "gcc/train/config_schema.hpp"
+#include "gcc/train/presets.hpp"
 #include "gcc/train/data.hpp"
 #include "gcc/train/end2end.hpp"
 
@@ -50,8 +51,8 @@ std::shared_ptr<const ImageDataset> small_images(int64_t n) {
   return std::make_shared<const ImageDataset>(std::move(d));
 }
 
-TrainConfig tiny_config() {
-  TrainConfig c = train_preset("fashion-mnist");
+Config tiny_config() {
+  Config c = preset("fashion-mnist");
   c.base_width = 4;
   c.batch_size = 64;
   c.epochs = 2;
@@ -69,7 +70,7 @@ TrainConfig tiny_config() {
 
 TEST_CASE("train: one tiny epoch of each phase runs end to end") {
   const auto imgs = small_images(256);
-  TrainConfig cfg = tiny_config();
+  Config cfg = tiny_config();
   End2EndTrainer t(cfg, TrainData::single(imgs));
   t.set_progress_output(nullptr);
   std::vector<EpochReport> reps;
@@ -115,7 +116,7 @@ TEST_CASE("train: one tiny epoch of each phase runs end to end") {
 
 TEST_CASE("train: the phase-1 loss falls over a few steps") {
   const auto imgs = small_images(256);
-  TrainConfig cfg = tiny_config();
+  Config cfg = tiny_config();
   cfg.epochs = 5;
   cfg.switch_epoch = 10;  // phase 1 throughout
   cfg.cosine = false;
@@ -131,7 +132,7 @@ TEST_CASE("train: the phase-1 loss falls over a few steps") {
 
 TEST_CASE("train: a NaN loss stops with a message naming epoch and step, nothing applied") {
   const auto imgs = small_images(128);
-  TrainConfig cfg = tiny_config();
+  Config cfg = tiny_config();
   End2EndTrainer t(cfg, TrainData::single(imgs));
   t.set_progress_output(nullptr);
   // poison one weight of the contrastive head: the embedding and hence the loss become NaN
@@ -160,7 +161,7 @@ TEST_CASE("train: a NaN loss stops with a message naming epoch and step, nothing
 
 TEST_CASE("train: a stop request ends the epoch after the current step; the run continues from there") {
   const auto imgs = small_images(256);
-  TrainConfig cfg = tiny_config();
+  Config cfg = tiny_config();
   End2EndTrainer t(cfg, TrainData::single(imgs));
   t.set_progress_output(nullptr);
   std::atomic<bool> stop{true};
@@ -176,51 +177,6 @@ TEST_CASE("train: a stop request ends the epoch after the current step; the run 
   CHECK(r.steps == 3);
   CHECK(t.next_epoch() == 1);
   CHECK(t.next_step() == 0);
-}
-
-TEST_CASE("train: config keys, presets and their errors") {
-  TrainConfig c = train_preset("cifar10");
-  CHECK(c.dataset == "cifar-10");
-  CHECK(c.batch_size == 256);
-  CHECK(c.backbone == "resnet18-cifar");
-  CHECK(train_preset("stl-10").batch_size == 96);
-  CHECK(train_preset("stl-10").backbone == "resnet18-stl");
-  CHECK(train_preset("imagenet_dogs").num_clusters == 15);
-  CHECK(train_preset("tiny-imagenet").backbone == "resnet34-stl");
-  CHECK(train_preset("tiny-imagenet").num_clusters == 200);
-  CHECK(train_preset("tiny-imagenet").batch_size == 128);
-  CHECK(train_preset("cifar-20").num_clusters == 20);
-  for (const std::string& n : preset_names()) {
-    const TrainConfig p = train_preset(n);
-    CHECK_NOTHROW(p.validate());
-    CHECK_NOTHROW(p.model_config());
-  }
-  set_config_key(c, "lr", "0.05");
-  set_config_key(c, "switch-epoch", "7");
-  set_config_key(c, "phase1_agc", "yes");
-  set_config_key(c, "mean", "0.5");
-  CHECK(c.lr == doctest::Approx(0.05));
-  CHECK(c.switch_epoch == 7);
-  CHECK(c.phase1_agc);
-  CHECK(c.mean[2] == doctest::Approx(0.5));
-  CHECK_THROWS_WITH_AS(set_config_key(c, "learning_rate", "1"), doctest::Contains("unknown config key 'learning_rate'"),
-                       gcc::Error);
-  CHECK_THROWS_WITH_AS(set_config_key(c, "epochs", "ten"), doctest::Contains("config key 'epochs': value 'ten' is not an integer"),
-                       gcc::Error);
-  CHECK_THROWS_WITH_AS(train_preset("mnist"), doctest::Contains("unknown preset 'mnist'"), gcc::Error);
-  c.batch_size = 1;
-  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("batch_size = 1"), gcc::Error);
-  // round trip through the text form
-  TrainConfig d = train_preset("fashion-mnist"), e = train_preset("cifar-10");
-  d.lr = 0.123f;
-  const std::string text = config_to_text(d);
-  for (std::size_t p = 0; p < text.size();) {
-    const std::size_t nl = text.find('\n', p), colon = text.find(": ", p);
-    const std::string k = text.substr(p, colon - p), v = text.substr(colon + 2, nl - colon - 2);
-    if (k != "preset") set_config_key(e, k, v);
-    p = nl + 1;
-  }
-  CHECK(config_to_text(e).substr(config_to_text(e).find('\n')) == text.substr(text.find('\n')));
 }
 
 // ---- checkpoints and resume ----------------------------------------------------------------------
@@ -265,8 +221,8 @@ bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-TrainConfig resume_config() {
-  TrainConfig c = tiny_config();
+Config resume_config() {
+  Config c = tiny_config();
   c.epochs = 3;  // epoch 0: phase 1 + refresh; epochs 1, 2: phase 2 (+ refresh after each)
   c.eval_every = 0;
   return c;
@@ -331,7 +287,7 @@ TEST_CASE("train: NaN weights are never checkpointed; the last good checkpoint s
   const auto imgs = small_images(128);
   TmpDir dir;
   const std::string ck = dir.path + "/checkpoint.safetensors";
-  TrainConfig cfg = tiny_config();
+  Config cfg = tiny_config();
   End2EndTrainer t(cfg, TrainData::single(imgs));
   t.set_progress_output(nullptr);
   t.train_epoch();
@@ -350,20 +306,20 @@ TEST_CASE("train: resuming into a different model or dataset fails with a clear 
   const auto imgs = small_images(128);
   TmpDir dir;
   const std::string ck = dir.path + "/checkpoint.safetensors";
-  TrainConfig cfg = tiny_config();
+  Config cfg = tiny_config();
   {
     End2EndTrainer t(cfg, TrainData::single(imgs));
     t.set_progress_output(nullptr);
     t.train_epoch();
     save_end2end_checkpoint(ck, t);
   }
-  TrainConfig k5 = cfg;
+  Config k5 = cfg;
   k5.num_clusters = 5;
   End2EndTrainer a(k5, TrainData::single(imgs));
   CHECK_THROWS_WITH_AS(load_end2end_checkpoint(ck, a), doctest::Contains("K = 10"), gcc::Error);
   End2EndTrainer b(cfg, TrainData::single(small_images(96)));
   CHECK_THROWS_WITH_AS(load_end2end_checkpoint(ck, b), doctest::Contains("96"), gcc::Error);
   // the stored configuration reads back to the same one
-  const TrainConfig back = checkpoint_train_config(io::Checkpoint::load(ck));
-  CHECK(config_to_text(back) == config_to_text(cfg));
+  const Config back = checkpoint_config(io::Checkpoint::load(ck));
+  CHECK(config_yaml(back) == config_yaml(cfg));
 }

@@ -1,8 +1,8 @@
-// The CUDA backend: include this from ONE .cu file of a program (beside <gcc/gcc.hpp>'s users) and
-// every op dispatches CUDA tensors to the kernels below; registration runs before main().
+// The CUDA backend: include this from ONE .cu file of a program (it brings <gcc/core.hpp>; CMake target
+// gcc::cuda) and every op dispatches CUDA tensors to the kernels below; registration runs before main().
 #pragma once
 
-#include "gcc.hpp"
+#include "core.hpp"
 #include "cuda/check.cuh"
 #include "cuda/context.cuh"
 #include "cuda/memory.cuh"
@@ -101,6 +101,7 @@ inline void register_optim() {
 
 // New op families add their register_<family>() call here.
 inline void register_all() {
+  ::gcc::cuda_available_hook() = [] { return device_status().usable; };
   register_hooks();
   register_elementwise();
   register_reductions();

@@ -47,6 +47,27 @@ inline DeviceAllocator& cuda_allocator_hook() {
   return hook;
 }
 
+// Whether the CUDA backend can run here (device count > 0 and this build's kernels load); filled in by
+// <gcc/cuda.cuh>. Null in CPU-only programs.
+using CudaAvailableFn = bool (*)();
+inline CudaAvailableFn& cuda_available_hook() {
+  static CudaAvailableFn hook = nullptr;
+  return hook;
+}
+inline bool cuda_available() { return cuda_available_hook() != nullptr && cuda_available_hook()(); }
+
+// "cpu", "cuda", "cuda:N" or "auto" (cuda:0 when this program has the CUDA backend and a usable GPU, else
+// cpu). Throws naming the text and the accepted forms.
+inline Device parse_device(const std::string& s) {
+  if (s == "cpu") return Device::cpu();
+  if (s == "auto") return cuda_available() ? Device::cuda(0) : Device::cpu();
+  if (s == "cuda") return Device::cuda(0);
+  if (s.compare(0, 5, "cuda:") == 0 && s.size() > 5 && s.size() < 9 &&
+      s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return Device::cuda(std::stoi(s.substr(5)));
+  GCC_FAIL("unknown device '", s, "'; expected cpu, cuda, cuda:N or auto");
+}
+
 inline DeviceAllocator allocator_for(Device d) {
   if (d.is_cpu()) return DeviceAllocator{&detail::cpu_allocate, &detail::cpu_release};
   const DeviceAllocator& h = cuda_allocator_hook();

@@ -286,31 +286,41 @@ void run_conv(Context& ctx, Algo& algo, std::size_t& ws_bytes, Algo general, Cal
   cudnn_check_status(st, what, __FILE__, __LINE__);
 }
 
+// One direction's choice: measured (find_conv_algo), else the first of cuDNN's heuristic order that the
+// rules allow (`heuristic` fills it: the direction's Get*Algorithm_v7), else `fallback` (the general
+// algorithm).
+template <typename Perf, typename Algo, typename MaxCount, typename Find, typename WorkspaceOf, typename Heuristic,
+          typename Fallback>
+void conv_pick(Context& ctx, int algo_count, cudnnConvolutionDescriptor_t desc, ConvRules r, MaxCount max_count_of,
+               Find find, WorkspaceOf ws_of, Heuristic heuristic, Fallback fallback, Algo& algo, std::size_t& ws) {
+  if (find_conv_algo<Perf>(ctx, algo_count, desc, r, max_count_of, find, ws_of, algo, ws)) return;
+  int max_count = 0, count = 0;
+  GCC_CUDNN_CHECK(max_count_of(&max_count));
+  std::vector<Perf> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
+  GCC_CUDNN_CHECK(heuristic(max_count, &count, perf.data()));
+  if (!pick_heuristic_algo(perf, count, desc, r, ws_of, algo, ws)) fallback();
+}
+
 // The algorithm of each direction, chosen on its first call with that call's buffers (see the top of
 // the file): measured, else heuristic, else the general algorithm.
 inline void conv_pick_forward(Context& ctx, cudnnHandle_t h, ConvPlanCuda& p, ConvRules r,
                               const void* x /* [N, C, H, W] */, const void* w /* [Co, C, kh, kw] */,
                               void* y /* [N, Co, Ho, Wo], overwritten with arbitrary values */) {
   using Perf = cudnnConvolutionFwdAlgoPerf_t;
-  auto ws_of = [&](cudnnConvolutionFwdAlgo_t a, std::size_t& bytes) {
-    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.d, p.w.d, p.fwd.d, p.y.d, a, &bytes) ==
-           CUDNN_STATUS_SUCCESS;
-  };
-  auto max_count_of = [&](int* n) { return cudnnGetConvolutionForwardAlgorithmMaxCount(h, n); };
-  auto find = [&](int requested, int* returned, Perf* perf, void* ws, std::size_t bytes) {
-    return cudnnFindConvolutionForwardAlgorithmEx(h, p.x.d, x, p.w.d, w, p.fwd.d, p.y.d, y, requested, returned, perf,
-                                                  ws, bytes);
-  };
-  if (!find_conv_algo<Perf>(ctx, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, p.fwd.d, r, max_count_of, find, ws_of, p.fwd_algo,
-                            p.fwd_ws)) {
-    int max_count = 0, count = 0;
-    GCC_CUDNN_CHECK(max_count_of(&max_count));
-    std::vector<Perf> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
-    GCC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.d, p.w.d, p.fwd.d, p.y.d, max_count, &count,
-                                                           perf.data()));
-    if (!pick_heuristic_algo(perf, count, p.fwd.d, r, ws_of, p.fwd_algo, p.fwd_ws))
-      conv_fallback_forward(h, p, r.tf32);
-  }
+  conv_pick<Perf>(
+      ctx, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, p.fwd.d, r,
+      [&](int* n) { return cudnnGetConvolutionForwardAlgorithmMaxCount(h, n); },
+      [&](int requested, int* returned, Perf* perf, void* ws, std::size_t bytes) {
+        return cudnnFindConvolutionForwardAlgorithmEx(h, p.x.d, x, p.w.d, w, p.fwd.d, p.y.d, y, requested, returned,
+                                                      perf, ws, bytes);
+      },
+      [&](cudnnConvolutionFwdAlgo_t a, std::size_t& bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.d, p.w.d, p.fwd.d, p.y.d, a, &bytes) == CUDNN_STATUS_SUCCESS;
+      },
+      [&](int max_count, int* count, Perf* perf) {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.d, p.w.d, p.fwd.d, p.y.d, max_count, count, perf);
+      },
+      [&] { conv_fallback_forward(h, p, r.tf32); }, p.fwd_algo, p.fwd_ws);
   p.fwd_ready = true;
 }
 
@@ -318,25 +328,21 @@ inline void conv_pick_backward_data(Context& ctx, cudnnHandle_t h, ConvPlanCuda&
                                     const void* w /* [Co, C, kh, kw] */, const void* gy /* [N, Co, Ho, Wo] */,
                                     void* gx /* [N, C, H, W], overwritten with arbitrary values */) {
   using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
-  auto ws_of = [&](cudnnConvolutionBwdDataAlgo_t a, std::size_t& bytes) {
-    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, a, &bytes) ==
-           CUDNN_STATUS_SUCCESS;
-  };
-  auto max_count_of = [&](int* n) { return cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n); };
-  auto find = [&](int requested, int* returned, Perf* perf, void* ws, std::size_t bytes) {
-    return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.d, w, p.y.d, gy, p.bwd_data.d, p.x.d, gx, requested,
-                                                       returned, perf, ws, bytes);
-  };
-  if (!find_conv_algo<Perf>(ctx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, p.bwd_data.d, r, max_count_of, find, ws_of,
-                            p.bwd_data_algo, p.bwd_data_ws)) {
-    int max_count = 0, count = 0;
-    GCC_CUDNN_CHECK(max_count_of(&max_count));
-    std::vector<Perf> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
-    GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, max_count,
-                                                                &count, perf.data()));
-    if (!pick_heuristic_algo(perf, count, p.bwd_data.d, r, ws_of, p.bwd_data_algo, p.bwd_data_ws))
-      conv_fallback_backward_data(h, p, r.tf32);
-  }
+  conv_pick<Perf>(
+      ctx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, p.bwd_data.d, r,
+      [&](int* n) { return cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n); },
+      [&](int requested, int* returned, Perf* perf, void* ws, std::size_t bytes) {
+        return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.d, w, p.y.d, gy, p.bwd_data.d, p.x.d, gx, requested,
+                                                           returned, perf, ws, bytes);
+      },
+      [&](cudnnConvolutionBwdDataAlgo_t a, std::size_t& bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, a, &bytes) ==
+               CUDNN_STATUS_SUCCESS;
+      },
+      [&](int max_count, int* count, Perf* perf) {
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.d, p.y.d, p.bwd_data.d, p.x.d, max_count, count, perf);
+      },
+      [&] { conv_fallback_backward_data(h, p, r.tf32); }, p.bwd_data_algo, p.bwd_data_ws);
   p.bwd_data_ready = true;
 }
 
@@ -344,25 +350,22 @@ inline void conv_pick_backward_filter(Context& ctx, cudnnHandle_t h, ConvPlanCud
                                       const void* x /* [N, C, H, W] */, const void* gy /* [N, Co, Ho, Wo] */,
                                       void* gw /* [Co, C, kh, kw], overwritten with arbitrary values */) {
   using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
-  auto ws_of = [&](cudnnConvolutionBwdFilterAlgo_t a, std::size_t& bytes) {
-    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d, a, &bytes) ==
-           CUDNN_STATUS_SUCCESS;
-  };
-  auto max_count_of = [&](int* n) { return cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n); };
-  auto find = [&](int requested, int* returned, Perf* perf, void* ws, std::size_t bytes) {
-    return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.d, x, p.y.d, gy, p.bwd_filter.d, p.w.d, gw, requested,
-                                                         returned, perf, ws, bytes);
-  };
-  if (!find_conv_algo<Perf>(ctx, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, p.bwd_filter.d, r, max_count_of, find,
-                            ws_of, p.bwd_filter_algo, p.bwd_filter_ws)) {
-    int max_count = 0, count = 0;
-    GCC_CUDNN_CHECK(max_count_of(&max_count));
-    std::vector<Perf> perf(static_cast<std::size_t>(max_count > 0 ? max_count : 1));
-    GCC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d, max_count,
-                                                                  &count, perf.data()));
-    if (!pick_heuristic_algo(perf, count, p.bwd_filter.d, r, ws_of, p.bwd_filter_algo, p.bwd_filter_ws))
-      conv_fallback_backward_filter(h, p, r.tf32);
-  }
+  conv_pick<Perf>(
+      ctx, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, p.bwd_filter.d, r,
+      [&](int* n) { return cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n); },
+      [&](int requested, int* returned, Perf* perf, void* ws, std::size_t bytes) {
+        return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.d, x, p.y.d, gy, p.bwd_filter.d, p.w.d, gw,
+                                                             requested, returned, perf, ws, bytes);
+      },
+      [&](cudnnConvolutionBwdFilterAlgo_t a, std::size_t& bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d, a, &bytes) ==
+               CUDNN_STATUS_SUCCESS;
+      },
+      [&](int max_count, int* count, Perf* perf) {
+        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.d, p.y.d, p.bwd_filter.d, p.w.d, max_count, count,
+                                                             perf);
+      },
+      [&] { conv_fallback_backward_filter(h, p, r.tf32); }, p.bwd_filter_algo, p.bwd_filter_ws);
   p.bwd_filter_ready = true;
 }
 

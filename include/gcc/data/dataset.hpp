@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -10,11 +11,13 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/rng.hpp"
 
 namespace gcc {
 
@@ -90,6 +93,34 @@ inline ImageDataset concat(const std::vector<const ImageDataset*>& parts, const 
     if (bytes) std::memcpy(dst, p->data(), bytes);
     dst += bytes;
     r.labels.insert(r.labels.end(), p->labels.begin(), p->labels.end());
+  }
+  return r;
+}
+
+// `count` images of `d` drawn without replacement by a permutation seeded with `seed`, kept in
+// increasing index order (copies the pixels).
+inline ImageDataset random_subset(const ImageDataset& d, int64_t count, uint64_t seed) {
+  GCC_CHECK(count > 0 && count <= d.n, "random_subset: ", count, " images asked of '", d.name, "' which has ", d.n);
+  std::vector<int64_t> order(static_cast<std::size_t>(d.n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  Rng rng(seed ^ 0x5EED5EED5EED5EEDULL);  // its own stream, not the model's
+  for (int64_t i = d.n - 1; i > 0; --i)
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng.below(static_cast<uint64_t>(i + 1)))]);
+  order.resize(static_cast<std::size_t>(count));
+  std::sort(order.begin(), order.end());
+  ImageDataset r;
+  r.n = count;
+  r.height = d.height;
+  r.width = d.width;
+  r.channels = d.channels;
+  r.class_names = d.class_names;
+  r.name = d.name + "[subset " + std::to_string(count) + "]";
+  r.pixels.resize(static_cast<std::size_t>(count * d.image_bytes()));
+  r.labels.resize(static_cast<std::size_t>(count));
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t i = order[static_cast<std::size_t>(k)];
+    std::memcpy(r.pixels.data() + k * d.image_bytes(), d.image(i), static_cast<std::size_t>(d.image_bytes()));
+    r.labels[static_cast<std::size_t>(k)] = i < static_cast<int64_t>(d.labels.size()) ? d.labels[static_cast<std::size_t>(i)] : -1;
   }
   return r;
 }

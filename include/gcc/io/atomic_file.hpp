@@ -1,6 +1,7 @@
 // Files that are either the old version or the complete new one, never a mix: a temporary file in the
 // same directory is written, fsync'ed and renamed over the target, then the directory is fsync'ed.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -156,6 +157,22 @@ inline std::string read_file(const std::string& path, const char* op = "read_fil
 inline bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Creates `path` and the folders above it that are missing (as mkdir -p); throws naming the folder and
+// the system's reason.
+inline void make_dirs(const std::string& path) {
+  std::string cur = !path.empty() && path[0] == '/' ? "/" : "";
+  std::size_t b = 0;
+  while (b <= path.size()) {
+    const std::size_t e = std::min(path.find('/', b), path.size());
+    if (e > b) {
+      cur += path.substr(b, e - b) + "/";
+      if (::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+        GCC_FAIL("cannot create the folder '", cur, "': ", std::strerror(errno));
+    }
+    b = e + 1;
+  }
 }
 
 // Removes the "<path>.tmp.<pid>.<n>" files that writers killed before their rename left behind (call it

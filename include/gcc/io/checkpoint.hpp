@@ -456,7 +456,8 @@ class Checkpoint {
     for (const NamedTensor& t : dst) t.tensor.copy_from(st_.tensor(t.name).view(t.tensor.shape()));
   }
 
- private:
+  // Integer and number metadata entries (a number written as "null" reads as -1); throw naming the file and
+  // the key when absent or malformed.
   int64_t meta_int(const char* key) const {
     GCC_CHECK(st_.has_metadata(key), "Checkpoint: '", path(), "' has no '", key,
               "' (a model-only file, not a training checkpoint?)");
@@ -467,6 +468,23 @@ class Checkpoint {
               " = '", s, "' is not an integer");
     return v;
   }
+  double meta_real(const char* key) const {
+    GCC_CHECK(st_.has_metadata(key), "Checkpoint: '", path(), "' has no '", key,
+              "' (a model-only file, not a training checkpoint?)");
+    const std::string& s = st_.metadata(key);
+    if (s == "null") return -1.0;
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    GCC_CHECK(used == s.size() && used > 0, "Checkpoint: '", path(), "': metadata ", key, " = '", s, "' is not a number");
+    return v;
+  }
+
+ private:
   void check_memory() const {
     GCC_CHECK(has_feature_memory(), "Checkpoint: '", path(), "' holds no feature memory");
     const std::vector<int64_t>& s = st_.shape("feature_memory.embeddings");

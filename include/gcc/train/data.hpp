@@ -1,5 +1,5 @@
 // TrainData: the image sets one end-to-end run uses (phase-1 set, phase-2 set, evaluation set) and the
-// image identity of every training sample, loaded for a TrainConfig from the dataset readers.
+// image identity of every training sample, loaded for a Config from the dataset readers.
 //
 // Identity keys the feature memory. For every dataset but STL-10 the phase-1 and phase-2 sets are the
 // same and identity = index. STL-10 trains phase 1 on train+unlabelled+test (113,000) and phase 2 on
@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "../core/rng.hpp"
 #include "../data/cifar.hpp"
 #include "../data/dataset.hpp"
 #include "../data/idx.hpp"
@@ -23,6 +22,7 @@
 #include "../data/stl10.hpp"
 #include "../data/tiny_imagenet.hpp"
 #include "config.hpp"
+#include "presets.hpp"
 
 namespace gcc {
 namespace train {
@@ -56,37 +56,9 @@ struct TrainData {
   }
 };
 
-// `count` images of `d` drawn without replacement by a permutation seeded with `seed`, kept in
-// increasing index order (copies the pixels).
-inline ImageDataset random_subset(const ImageDataset& d, int64_t count, uint64_t seed) {
-  GCC_CHECK(count > 0 && count <= d.n, "random_subset: ", count, " images asked of '", d.name, "' which has ", d.n);
-  std::vector<int64_t> order(static_cast<std::size_t>(d.n));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  Rng rng(seed ^ 0x5EED5EED5EED5EEDULL);  // its own stream, not the model's
-  for (int64_t i = d.n - 1; i > 0; --i)
-    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng.below(static_cast<uint64_t>(i + 1)))]);
-  order.resize(static_cast<std::size_t>(count));
-  std::sort(order.begin(), order.end());
-  ImageDataset r;
-  r.n = count;
-  r.height = d.height;
-  r.width = d.width;
-  r.channels = d.channels;
-  r.class_names = d.class_names;
-  r.name = d.name + "[subset " + std::to_string(count) + "]";
-  r.pixels.resize(static_cast<std::size_t>(count * d.image_bytes()));
-  r.labels.resize(static_cast<std::size_t>(count));
-  for (int64_t k = 0; k < count; ++k) {
-    const int64_t i = order[static_cast<std::size_t>(k)];
-    std::memcpy(r.pixels.data() + k * d.image_bytes(), d.image(i), static_cast<std::size_t>(d.image_bytes()));
-    r.labels[static_cast<std::size_t>(k)] = i < static_cast<int64_t>(d.labels.size()) ? d.labels[static_cast<std::size_t>(i)] : -1;
-  }
-  return r;
-}
-
 // Reads the dataset of `cfg` (cfg.data_root or the reader's default folder) and applies train_subset /
 // eval_set. Throws the reader's error (naming the folder and how to fetch the data) when it is missing.
-inline TrainData load_train_data(const TrainConfig& cfg) {
+inline TrainData load_train_data(const Config& cfg) {
   const std::string d = canonical_dataset(cfg.dataset);
   auto finish = [&](ImageDataset all) {
     auto full = std::make_shared<const ImageDataset>(std::move(all));
@@ -122,6 +94,16 @@ inline TrainData load_train_data(const TrainConfig& cfg) {
   std::string known;
   for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
   GCC_FAIL("load_train_data: unknown dataset '", cfg.dataset, "'; known datasets: ", known);
+}
+
+// The images self-labelling trains on and evaluates on: the end-to-end run's phase-2 set and evaluation
+// set. STL-10 reads only train+test (13,000), not the 113,000 images of phase 1.
+inline TrainData load_selflabel_data(const Config& cfg) {
+  if (canonical_dataset(cfg.dataset) == "stl-10") {
+    GCC_CHECK(cfg.train_subset == 0, "load_selflabel_data: train_subset is not supported for stl-10; set it to 0");
+    return TrainData::single(std::make_shared<const ImageDataset>(read_stl10(cfg.data_root, "train+test")));
+  }
+  return load_train_data(cfg);
 }
 
 }  // namespace train

@@ -3,7 +3,7 @@
 // the cosine schedule, evaluation (ACC/NMI/ARI/top-5), a NaN guard, Ctrl-C-friendly stopping and the state
 // a checkpoint needs to resume bit-identically on the CPU.
 //
-//   gcc::train::TrainConfig cfg = gcc::train::train_preset("fashion-mnist");
+//   gcc::train::Config cfg = gcc::train::preset("fashion-mnist");
 //   gcc::train::End2EndTrainer t(cfg, gcc::train::load_train_data(cfg));
 //   t.fit([](const gcc::train::EpochReport& r) { /* log, checkpoint */ });
 //   gcc::train::EvalResult e = t.evaluate();   // e.metrics.acc / nmi / ari
@@ -31,41 +31,19 @@
 #include "../ops/softmax.hpp"
 #include "../optim/optimizers.hpp"
 #include "../optim/schedule.hpp"
-#include "config.hpp"
+#include "config_schema.hpp"
 #include "data.hpp"
+#include "diverged.hpp"
+#include "epoch_steps.hpp"
+#include "evaluate.hpp"
 #include "progress.hpp"
 
 namespace gcc {
 namespace train {
 
-// Thrown when a loss turns NaN or Inf: the step is not applied (weights, optimiser, memory unchanged).
-class TrainingDiverged : public Error {
- public:
-  TrainingDiverged(const std::string& what, int epoch, int64_t step) : Error(what), epoch_(epoch), step_(step) {}
-  int epoch() const { return epoch_; }
-  int64_t step() const { return step_; }
-
- private:
-  int epoch_;
-  int64_t step_;
-};
-
 // Means over the steps of an epoch (or one step's values).
 struct LossTerms {
   double loss = 0, rgc = 0, agc = 0, agc_consistency = 0, agc_entropy = 0;
-};
-
-struct EvalResult {
-  int epoch = -1;                 // the epoch after which it was taken
-  ClusteringMetrics metrics;      // ACC / NMI / ARI / top-5 over the labelled evaluation images
-  int64_t evaluated = 0;          // labelled images evaluated
-  std::vector<int> predictions;   // [N] argmax of cluster head 0, every evaluation image
-  std::vector<int> labels;        // [N] (-1 = unlabelled)
-  Tensor probabilities;           // [N, K] softmax of cluster head 0 (CPU)
-  Tensor embeddings;              // [N, 128] RGC embeddings (CPU)
-  double knn_accuracy = -1;       // 5-NN label accuracy of the embeddings (labelled sets of at most
-                                  // TrainConfig::eval_knn_max images; -1 otherwise)
-  double seconds = 0;
 };
 
 struct EpochReport {
@@ -93,16 +71,14 @@ struct TrainerState {
   std::vector<float> node_weights;  // [n2] w_i
   int64_t neighbour_k = 0;
   int graph_epoch = -1;             // epoch whose end built the graph
-  double best_acc = -1;             // label-selected best ACC so far and its figures
-  double best_nmi = 0, best_ari = 0;
-  int best_epoch = -1;
+  BestEval best;                    // label-selected best evaluation so far
 };
 
 class End2EndTrainer {
  public:
-  End2EndTrainer(TrainConfig cfg, TrainData data)
+  End2EndTrainer(Config cfg, TrainData data)
       : cfg_(std::move(cfg)), data_(std::move(data)), rng_(cfg_.seed), progress_(stderr) {
-    cfg_.validate();
+    validate(cfg_);
     data_.validate();
     device_ = parse_device(cfg_.device);
     model_ = std::make_unique<nn::End2EndModel>(cfg_.model_config(), rng_);
@@ -114,24 +90,14 @@ class End2EndTrainer {
               " neighbours need at least ", cfg_.num_neighbors + 1, " phase-2 images, the set has ", data_.phase2->n);
     GCC_CHECK(cfg_.batch_size <= data_.phase1->n || !cfg_.drop_last, "End2EndTrainer: drop_last with batch ",
               cfg_.batch_size, " leaves no batch of the ", data_.phase1->n, " images");
-    num_classes_ = data_.eval->num_classes();
-    for (int l : data_.eval->labels) num_classes_ = std::max(num_classes_, l + 1);
   }
 
   // Not copyable or movable: the phase-2 loader's image selector refers to this object.
   End2EndTrainer(const End2EndTrainer&) = delete;
   End2EndTrainer& operator=(const End2EndTrainer&) = delete;
 
-  static Device parse_device(const std::string& s) {
-    if (s == "cpu") return Device::cpu();
-    if (s == "cuda") return Device::cuda(0);
-    if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
-      return Device::cuda(std::stoi(s.substr(5)));
-    GCC_FAIL("End2EndTrainer: unknown device '", s, "'; expected cpu, cuda or cuda:N");
-  }
-
   // ---- access --------------------------------------------------------------------------------
-  const TrainConfig& config() const { return cfg_; }
+  const Config& config() const { return cfg_; }
   const TrainData& data() const { return data_; }
   nn::End2EndModel& model() { return *model_; }
   const nn::End2EndModel& model() const { return *model_; }
@@ -197,19 +163,10 @@ class End2EndTrainer {
     opt_->set_lr(rep.lr);
     model_->train();
     Loader& loader = loader_for(phase);
-    const int64_t nsteps = loader.batches_per_epoch();
-    loader.start_epoch(e);
-    Batch b;
-    for (int64_t s = 0; s < st_.next_step; ++s)  // resuming inside the epoch: the same batches, skipped
-      GCC_CHECK(loader.next(b), "End2EndTrainer: cannot skip to step ", st_.next_step, " of ", nsteps);
-    const auto t0 = std::chrono::steady_clock::now();
     LossTerms sum;
-    int64_t step = st_.next_step;
-    bool stopped = false;
-    while (loader.next(b)) {
+    const EpochSteps run = run_epoch_steps(loader, e, st_.next_step, stop_flag_, [&](const Batch& b, int64_t step, auto elapsed) {
       const LossTerms t = phase == 1 ? step_phase1(b, e, step) : step_phase2(b, e, step);
-      ++step;
-      st_.next_step = step;
+      st_.next_step = step + 1;
       ++st_.global_step;
       sum.loss += t.loss;
       sum.rgc += t.rgc;
@@ -219,25 +176,22 @@ class End2EndTrainer {
       ++rep.steps;
       rep.samples += b.size();
       rep.images += b.size() * (phase == 1 ? 2 : 6);
-      const double dt = seconds_since(t0);
-      progress_.bar(step == nsteps, "epoch %d/%d [phase %d] step %lld/%lld  loss %.4f (rgc %.4f agc %.4f)  lr %.4g  %.0f img/s",
-                    e + 1, cfg_.epochs, phase, static_cast<long long>(step), static_cast<long long>(nsteps), t.loss,
-                    t.rgc, t.agc, rep.lr, dt > 0 ? static_cast<double>(rep.images) / dt : 0.0);
-      if (stop_flag_ && stop_flag_->load()) {
-        stopped = step < nsteps;
-        break;
-      }
-    }
-    rep.seconds = seconds_since(t0);
+      const double dt = elapsed();
+      progress_.bar(step + 1 == loader.batches_per_epoch(), "epoch %d/%d [phase %d] step %lld/%lld  loss %.4f (rgc %.4f "
+                    "agc %.4f)  lr %.4g  %.0f img/s", e + 1, cfg_.epochs, phase, static_cast<long long>(step + 1),
+                    static_cast<long long>(loader.batches_per_epoch()), t.loss, t.rgc, t.agc, rep.lr,
+                    dt > 0 ? static_cast<double>(rep.images) / dt : 0.0);
+    });
+    rep.seconds = run.seconds;
     rep.images_per_second = rep.seconds > 0 ? static_cast<double>(rep.images) / rep.seconds : 0;
     if (rep.steps > 0) {
       const double n = static_cast<double>(rep.steps);
       rep.mean = LossTerms{sum.loss / n, sum.rgc / n, sum.agc / n, sum.agc_consistency / n, sum.agc_entropy / n};
     }
-    if (stopped) {
+    if (run.stopped) {
       rep.complete = false;
       progress_.line("epoch %d/%d stopped after step %lld of %lld", e + 1, cfg_.epochs,
-                     static_cast<long long>(st_.next_step), static_cast<long long>(nsteps));
+                     static_cast<long long>(st_.next_step), static_cast<long long>(run.total));
       return rep;
     }
     st_.next_epoch = e + 1;
@@ -249,13 +203,7 @@ class End2EndTrainer {
     if (cfg_.evaluate_after(e)) {
       rep.evaluated = true;
       rep.eval = evaluate(e);
-      if (rep.eval.metrics.acc > st_.best_acc) {
-        st_.best_acc = rep.eval.metrics.acc;
-        st_.best_nmi = rep.eval.metrics.nmi;
-        st_.best_ari = rep.eval.metrics.ari;
-        st_.best_epoch = e;
-        rep.best_so_far = true;
-      }
+      rep.best_so_far = st_.best.offer(rep.eval, e);
     }
     summary_line(rep);
     return rep;
@@ -291,84 +239,14 @@ class End2EndTrainer {
 
   // Cluster-head argmax over the evaluation set with evaluation views, BatchNorm in eval mode.
   EvalResult evaluate(int epoch = -1) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const ImageDataset& ev = *data_.eval;
-    const data::EvalView view(cfg_.eval_params());
-    LoaderOptions o;
-    o.batch_size = cfg_.eval_batch_size;
-    o.views = 1;
-    o.channels = cfg_.channels;
-    o.size = cfg_.eval_crop;
-    o.shuffle = false;
-    o.seed = cfg_.seed;
-    o.threads = cfg_.loader_threads;
-    Loader loader(ev, ViewFn(view), o);
-    const int64_t K = cfg_.num_clusters, D = model_->config().embedding_dim;
-    EvalResult r;
+    EvalOptions o = eval_options(cfg_);
+    o.progress = &progress_;
+    EvalResult r = evaluate_model(*model_, *data_.eval, o);
     r.epoch = epoch;
-    r.probabilities = Tensor::empty(Shape{ev.n, K});
-    r.embeddings = Tensor::empty(Shape{ev.n, D});
-    r.predictions.assign(static_cast<std::size_t>(ev.n), 0);
-    r.labels.assign(static_cast<std::size_t>(ev.n), -1);
-    model_->eval();
-    {
-      NoGrad ng;
-      loader.start_epoch(0);
-      Batch b;
-      int64_t done = 0;
-      while (loader.next(b)) {
-        const Tensor x = device_.is_cpu() ? b.views[0] : b.views[0].to(device_);
-        nn::End2EndOutput out = model_->forward(x);
-        const Tensor p = softmax(out.logits[0], 1).to(Device::cpu()).contiguous();
-        const Tensor z = out.embedding.to(Device::cpu()).contiguous();
-        const int64_t m = b.size();
-        for (int64_t i = 0; i < m; ++i) {
-          const int64_t row = b.indices[static_cast<std::size_t>(i)];
-          std::copy(p.data() + i * K, p.data() + (i + 1) * K, r.probabilities.data() + row * K);
-          std::copy(z.data() + i * D, z.data() + (i + 1) * D, r.embeddings.data() + row * D);
-          r.labels[static_cast<std::size_t>(row)] = b.labels[static_cast<std::size_t>(i)];
-        }
-        done += m;
-        progress_.bar(done == ev.n, "evaluating %lld/%lld", static_cast<long long>(done), static_cast<long long>(ev.n));
-      }
-    }
-    model_->train();
-    // argmax (first maximum on ties); metrics over the labelled images
-    const float* pp = r.probabilities.data();
-    std::vector<int> pred_l, lab_l;
-    std::vector<float> prob_l;
-    for (int64_t i = 0; i < ev.n; ++i) {
-      int best = 0;
-      for (int64_t c = 0; c < K; ++c) {
-        GCC_CHECK(std::isfinite(pp[i * K + c]), "evaluate: the cluster probabilities of evaluation image ", i,
-                  " are not finite (the model has diverged)");
-        if (pp[i * K + c] > pp[i * K + best]) best = static_cast<int>(c);
-      }
-      r.predictions[static_cast<std::size_t>(i)] = best;
-      const int l = r.labels[static_cast<std::size_t>(i)];
-      if (l >= 0) {
-        pred_l.push_back(best);
-        lab_l.push_back(l);
-        prob_l.insert(prob_l.end(), pp + i * K, pp + (i + 1) * K);
-      }
-    }
-    r.evaluated = static_cast<int64_t>(lab_l.size());
-    GCC_CHECK(r.evaluated > 0, "evaluate: the evaluation set '", ev.name, "' has no labelled image");
-    r.metrics = gcc::evaluate(pred_l, lab_l, static_cast<int>(K), num_classes_);
-    r.metrics.top5 = top_k_accuracy(prob_l.data(), r.evaluated, static_cast<int>(K), lab_l, r.metrics.mapping, 5);
-    if (r.evaluated == ev.n && ev.n <= cfg_.eval_knn_max && ev.n > cfg_.num_neighbors) {
-      KnnGraph g = knn_topk_inner_product(r.embeddings, cfg_.num_neighbors + 1);
-      r.knn_accuracy = knn_label_accuracy(g, r.labels);
-    }
-    r.seconds = seconds_since(t0);
-    progress_.clear();
     return r;
   }
 
  private:
-  static double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
 
   Loader& loader_for(int phase) {
     if (loader_ && loader_phase_ == phase) return *loader_;
@@ -430,6 +308,15 @@ class End2EndTrainer {
     memory_->push(ids, z2);
   }
 
+  // loss += agc_weight · AGC(p, q), its terms added to t.
+  void add_agc(Tensor& loss, LossTerms& t, const Tensor& p, const Tensor& q) const {
+    const AgcLoss a = agc_loss(p, q, cfg_.entropy_weight);
+    loss = add(loss, mul_scalar(a.total, cfg_.agc_weight));
+    t.agc += a.total.item();
+    t.agc_consistency += a.consistency.item();
+    t.agc_entropy += a.entropy.item();
+  }
+
   LossTerms step_phase1(const Batch& b, int e, int64_t step) {
     const int64_t m = b.size();
     Tensor x;
@@ -443,16 +330,11 @@ class End2EndTrainer {
     Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
     LossTerms t;
     t.rgc = rgc.item();
-    if (cfg_.phase1_agc) {
+    if (cfg_.phase1_agc)
       for (int h = 0; h < cfg_.nheads; ++h) {
-        const AgcLoss a = agc_loss(slice0(out.logits[static_cast<std::size_t>(h)], 0, m),
-                                   slice0(out.logits[static_cast<std::size_t>(h)], m, 2 * m), cfg_.entropy_weight);
-        loss = add(loss, mul_scalar(a.total, cfg_.agc_weight));
-        t.agc += a.total.item();
-        t.agc_consistency += a.consistency.item();
-        t.agc_entropy += a.entropy.item();
+        const Tensor& logits = out.logits[static_cast<std::size_t>(h)];
+        add_agc(loss, t, slice0(logits, 0, m), slice0(logits, m, 2 * m));
       }
-    }
     t.loss = loss.item();
     check_finite(t, e, step);
     apply(loss, memory_ids(b, 1), z2.detach());
@@ -487,14 +369,8 @@ class End2EndTrainer {
     Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
     LossTerms t;
     t.rgc = rgc.item();
-    for (int h = 0; h < cfg_.nheads; ++h) {
-      const AgcLoss a = agc_loss(slice0(out.logits[static_cast<std::size_t>(h)], 0, m), ou.logits[static_cast<std::size_t>(h)],
-                                 cfg_.entropy_weight);
-      loss = add(loss, mul_scalar(a.total, cfg_.agc_weight));
-      t.agc += a.total.item();
-      t.agc_consistency += a.consistency.item();
-      t.agc_entropy += a.entropy.item();
-    }
+    for (int h = 0; h < cfg_.nheads; ++h)
+      add_agc(loss, t, slice0(out.logits[static_cast<std::size_t>(h)], 0, m), ou.logits[static_cast<std::size_t>(h)]);
     t.loss = loss.item();
     check_finite(t, e, step);
     apply(loss, memory_ids(b, 2), z2.detach());
@@ -519,7 +395,7 @@ class End2EndTrainer {
                    r.mean.agc_entropy, r.lr, r.images_per_second, r.seconds, extra);
   }
 
-  TrainConfig cfg_;
+  Config cfg_;
   TrainData data_;
   Rng rng_;
   Device device_;
@@ -529,7 +405,6 @@ class End2EndTrainer {
   std::unique_ptr<Loader> loader_;
   int loader_phase_ = 0;
   TrainerState st_;
-  int num_classes_ = 0;
   const std::atomic<bool>* stop_flag_ = nullptr;
   ProgressLine progress_;
 };

@@ -8,8 +8,9 @@
 
 #include "../io/checkpoint.hpp"
 #include "../io/json.hpp"
+#include "checkpoint_model.hpp"
+#include "config_schema.hpp"
 #include "end2end.hpp"
-#include "evaluate.hpp"
 
 namespace gcc {
 namespace train {
@@ -31,49 +32,16 @@ inline void save_end2end_checkpoint(const std::string& path, const End2EndTraine
     c.neighbours = &g;
     c.degree_weights = &t.state().node_weights;
   }
-  c.config = train_config_text(t.config(), comment);
+  c.config = config_yaml(t.config(), comment);
   const TrainerState& s = t.state();
   c.metadata["setup"] = "end2end";
   c.metadata["next_step"] = std::to_string(s.next_step);
   c.metadata["graph_epoch"] = std::to_string(s.graph_epoch);
-  c.metadata["best_epoch"] = std::to_string(s.best_epoch);
-  c.metadata["best_acc"] = io::json_number(s.best_acc);
-  c.metadata["best_nmi"] = io::json_number(s.best_nmi);
-  c.metadata["best_ari"] = io::json_number(s.best_ari);
+  put_best(c.metadata, s.best);
   io::save_checkpoint(path, c);
 }
 
-namespace detail {
-inline const std::string& ck_meta(const io::Checkpoint& ck, const char* key) {
-  GCC_CHECK(ck.file().has_metadata(key), "load_end2end_checkpoint: '", ck.path(), "' has no '", key,
-            "' entry: not a gcc_train checkpoint (a model-only file can be evaluated with gcc_eval or used to "
-            "start gcc_selflabel, not resumed)");
-  return ck.file().metadata(key);
-}
-inline int64_t ck_int(const io::Checkpoint& ck, const char* key) {
-  const std::string& s = ck_meta(ck, key);
-  try {
-    std::size_t used = 0;
-    const long long v = std::stoll(s, &used);
-    if (used == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  GCC_FAIL("load_end2end_checkpoint: '", ck.path(), "': metadata ", key, " = '", s, "' is not an integer");
-}
-inline double ck_real(const io::Checkpoint& ck, const char* key) {
-  const std::string& s = ck_meta(ck, key);
-  if (s == "null") return -1.0;
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(s, &used);
-    if (used == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  GCC_FAIL("load_end2end_checkpoint: '", ck.path(), "': metadata ", key, " = '", s, "' is not a number");
-}
-}  // namespace detail
-
-// Restores a checkpoint into a trainer built with the run's config and data (checkpoint_train_config()
+// Restores a checkpoint into a trainer built with the run's config and data (checkpoint_config()
 // gives the config). Throws, naming what differs, when the model, memory or graph do not fit.
 inline void load_end2end_checkpoint(const io::Checkpoint& ck, End2EndTrainer& t) {
   if (ck.file().has_metadata("setup"))
@@ -83,12 +51,9 @@ inline void load_end2end_checkpoint(const io::Checkpoint& ck, End2EndTrainer& t)
   TrainerState s;
   s.next_epoch = static_cast<int>(ck.epoch());
   s.global_step = ck.global_step();
-  s.next_step = detail::ck_int(ck, "next_step");
-  s.graph_epoch = static_cast<int>(detail::ck_int(ck, "graph_epoch"));
-  s.best_epoch = static_cast<int>(detail::ck_int(ck, "best_epoch"));
-  s.best_acc = detail::ck_real(ck, "best_acc");
-  s.best_nmi = detail::ck_real(ck, "best_nmi");
-  s.best_ari = detail::ck_real(ck, "best_ari");
+  s.next_step = ck.meta_int("next_step");
+  s.graph_epoch = static_cast<int>(ck.meta_int("graph_epoch"));
+  s.best = read_best(ck);
   GCC_CHECK(s.next_epoch <= t.config().epochs, "load_end2end_checkpoint: '", ck.path(), "' is at epoch ",
             s.next_epoch, " of a run configured for ", t.config().epochs, " epochs");
   if (ck.has_neighbours()) {

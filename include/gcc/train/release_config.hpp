@@ -1,102 +1,131 @@
-// A release-style YAML experiment file (gcc::io::Config: configs/end2end/*.yml and ours in
-// examples/configs/) turned into the TrainConfig of the end-to-end trainer: model, data and views via
-// apply_release_config (evaluate.hpp), plus every training key. Keys the trainer cannot honour (Adam or a
-// step schedule for end-to-end training, Nesterov, a selflabel file) are errors naming the key.
+// The release's experiment-file keys (configs/end2end/*.yml, configs/selflabel/*.yml; ours in
+// examples/configs/) mapped onto gcc::train::Config, in one table. A key the toolkit spells the same
+// (epochs, batch_size, num_neighbors, seed, confidence_threshold, use_ema, ...) needs no entry: the
+// schema takes it, and with `setup: selflabel` a bare schedule key is the selflabel one. Keys the
+// trainers cannot honour (a step schedule, Nesterov, Adam end to end, several Cutout holes) are errors
+// naming the key; keys with no effect here (num_workers) are accepted and said so in their doc.
 #pragma once
+#include <functional>
 #include <string>
+#include <vector>
 
-#include "../io/config.hpp"
-#include "config.hpp"
-#include "evaluate.hpp"
+#include <yaml-cpp/yaml.h>
+
+#include "config_schema.hpp"
 
 namespace gcc {
 namespace train {
 
-// Run-level settings of a release file that are not part of TrainConfig (the CLI uses them).
-struct ReleaseRunSettings {
-  std::string output_dir;     // "" unless the file sets output_dir
-  int checkpoint_every = 0;   // 0 unless the file sets checkpoint_period
-  int threads = 0;            // 0 unless the file sets threads
+// What a release key may do: set keys of the schema (by their bare name, resolved for the stage) or
+// refuse the value with a reason.
+struct ReleaseTarget {
+  Stage stage;
+  std::function<void(const std::string& key, const YAML::Node& value)> set;
+  std::function<void(const std::string& why)> refuse;  // throws, naming the file, key and line
 };
 
-// Applies the keys `rc` sets explicitly (or all of them when all_keys) on top of cfg, which should be
-// the preset of rc's dataset (train_preset(canonical_dataset(rc.train_db_name))).
-inline ReleaseRunSettings apply_release_train_config(TrainConfig& cfg, const io::Config& rc, bool all_keys = false) {
-  auto given = [&](const char* k) { return all_keys || rc.given.count(k) != 0; };
-  auto fail = [&](const char* key, const std::string& what) { GCC_FAIL(rc.source, ": ", key, ": ", what); };
-  if (rc.setup != "end2end")
-    fail("setup", "'" + rc.setup + "' is a self-labelling file; gcc_train trains end to end (use gcc_selflabel)");
-  if (rc.optimizer != "sgd") fail("optimizer", "end-to-end training uses SGD (SPEC §4), got '" + rc.optimizer + "'");
-  if (rc.scheduler == "step") fail("scheduler", "the step schedule is not implemented for end-to-end training (use cosine or constant)");
-  if (given("augmentation_strategy") && rc.augmentation_strategy != "simclr")
-    fail("augmentation_strategy", "end-to-end training uses the simclr views, got '" + rc.augmentation_strategy + "'");
-  if (given("model_kwargs.features_dim") && rc.model_kwargs.features_dim != 128)
-    fail("model_kwargs.features_dim", "the trainer's embedding is 128-d (the release's), got " +
-                                          std::to_string(rc.model_kwargs.features_dim));
-  apply_release_config(cfg, rc);  // dataset, backbone, width, channels, K, heads, eval view, subset, root, seed
-  if (given("epochs")) cfg.epochs = static_cast<int>(rc.epochs);
-  if (given("batch_size")) cfg.batch_size = rc.batch_size;
-  if (given("optimizer_kwargs.lr")) cfg.lr = static_cast<float>(rc.optimizer_kwargs.lr);
-  if (given("optimizer_kwargs.momentum")) cfg.momentum = static_cast<float>(rc.optimizer_kwargs.momentum);
-  if (given("optimizer_kwargs.weight_decay")) cfg.weight_decay = static_cast<float>(rc.optimizer_kwargs.weight_decay);
-  if (given("scheduler")) cfg.cosine = rc.scheduler == "cosine";
-  if (given("scheduler_kwargs.lr_decay_rate")) cfg.lr_decay_rate = static_cast<float>(rc.scheduler_kwargs.lr_decay_rate);
-  if (given("criterion_kwargs.temperature")) cfg.temperature = static_cast<float>(rc.criterion_kwargs.temperature);
-  if (given("criterion_kwargs.entropy_weight")) cfg.entropy_weight = static_cast<float>(rc.criterion_kwargs.entropy_weight);
-  if (given("num_neighbors")) cfg.num_neighbors = static_cast<int>(rc.num_neighbors);
-  const io::Config::AugmentationKwargs& a = rc.augmentation_kwargs;
-  if (given("augmentation_kwargs.random_resized_crop.size")) cfg.train_size = static_cast<int>(a.random_resized_crop.size);
-  if (given("augmentation_kwargs.random_resized_crop.scale")) {
-    cfg.crop_scale_min = a.random_resized_crop.scale[0];
-    cfg.crop_scale_max = a.random_resized_crop.scale[1];
-  }
-  if (given("augmentation_kwargs.random_resized_crop.ratio")) {
-    cfg.crop_ratio_min = a.random_resized_crop.ratio[0];
-    cfg.crop_ratio_max = a.random_resized_crop.ratio[1];
-  }
-  if (given("augmentation_kwargs.color_jitter_random_apply.p")) cfg.jitter_p = a.color_jitter_random_apply_p;
-  if (given("augmentation_kwargs.color_jitter.brightness")) cfg.brightness = a.color_jitter.brightness;
-  if (given("augmentation_kwargs.color_jitter.contrast")) cfg.contrast = a.color_jitter.contrast;
-  if (given("augmentation_kwargs.color_jitter.saturation")) cfg.saturation = a.color_jitter.saturation;
-  if (given("augmentation_kwargs.color_jitter.hue")) cfg.hue = a.color_jitter.hue;
-  if (given("augmentation_kwargs.random_grayscale.p")) cfg.gray_p = a.random_grayscale_p;
-  // One normalisation serves both views in the trainer: the training view's, when the file sets both
-  // differently, is an error.
-  for (const char* part : {"mean", "std"}) {
-    const std::string tk = std::string("augmentation_kwargs.normalize.") + part;
-    const std::string ek = std::string("transformation_kwargs.normalize.") + part;
-    const std::vector<double>& tv = std::string(part) == "mean" ? a.normalize.mean : a.normalize.std;
-    const std::vector<double>& ev = std::string(part) == "mean" ? rc.transformation_kwargs.normalize.mean
-                                                                : rc.transformation_kwargs.normalize.std;
-    if (!given(tk.c_str())) continue;
-    if (given(ek.c_str()) && tv != ev)
-      fail(tk.c_str(), "differs from " + ek + "; the trainer normalises both views alike");
-    (std::string(part) == "mean" ? cfg.mean : cfg.std) = detail::triple(tv);
-  }
-  if (given("phase_switch_epoch")) cfg.switch_epoch = static_cast<int>(rc.phase_switch_epoch);
-  if (given("refresh_period")) cfg.refresh_every = static_cast<int>(rc.refresh_period);
-  if (given("memory_slots")) cfg.memory_slots = static_cast<int>(rc.memory_slots);
-  if (given("rgc_weight")) cfg.rgc_weight = static_cast<float>(rc.rgc_weight);
-  if (given("agc_weight")) cfg.agc_weight = static_cast<float>(rc.agc_weight);
-  if (given("eval_period")) cfg.eval_every = static_cast<int>(rc.eval_period);
-  if (given("device")) cfg.device = rc.device == "auto" ? "cpu" : rc.device;
-  ReleaseRunSettings run;
-  if (rc.given.count("output_dir")) run.output_dir = rc.output_dir;
-  if (rc.given.count("checkpoint_period")) run.checkpoint_every = static_cast<int>(rc.checkpoint_period);
-  if (rc.given.count("threads")) run.threads = static_cast<int>(rc.threads);
-  cfg.validate();
-  return run;
+struct ReleaseKey {
+  std::string path;  // "optimizer_kwargs.lr"
+  std::string doc;   // what it maps to
+  std::function<void(const ReleaseTarget&, const YAML::Node&)> apply;
+};
+
+namespace detail {
+inline ReleaseKey rename(const char* path, const char* key) {
+  return {path, std::string("-> ") + key, [key](const ReleaseTarget& t, const YAML::Node& v) { t.set(key, v); }};
+}
+// [lo, hi] -> two keys.
+inline ReleaseKey pair(const char* path, const char* lo, const char* hi) {
+  return {path, std::string("-> ") + lo + ", " + hi, [lo, hi](const ReleaseTarget& t, const YAML::Node& v) {
+            if (!v.IsSequence() || v.size() != 2) t.refuse("expected a list of two numbers [lo, hi]");
+            t.set(lo, v[0]);
+            t.set(hi, v[1]);
+          }};
+}
+inline std::string scalar(const YAML::Node& v) { return v.IsScalar() ? v.Scalar() : std::string("(not a value)"); }
+// A value the toolkit does not change: only `want` (per stage) is accepted.
+inline ReleaseKey must(const char* path, const char* end2end, const char* selflabel, const char* why) {
+  return {path, std::string("must be ") + end2end + (std::string(end2end) == selflabel ? "" : std::string(" / ") + selflabel),
+          [end2end, selflabel, why](const ReleaseTarget& t, const YAML::Node& v) {
+            const char* want = t.stage == Stage::SelfLabel ? selflabel : end2end;
+            std::string s = scalar(v);
+            for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (s != want) t.refuse("'" + scalar(v) + "' is not supported: " + why + " (expected " + want + ")");
+          }};
+}
+}  // namespace detail
+
+inline const std::vector<ReleaseKey>& release_keys() {
+  using namespace detail;
+  static const std::vector<ReleaseKey> keys = {
+      rename("model_kwargs.nclusters", "num_clusters"),
+      rename("num_classes", "num_clusters"),
+      rename("model_kwargs.nheads", "nheads"),
+      rename("num_heads", "nheads"),
+      must("model_kwargs.head", "mlp", "mlp", "the contrastive head is Linear-ReLU-Linear"),
+      must("model_kwargs.features_dim", "128", "128", "the embedding is 128-d (the release's)"),
+      must("criterion", "end2end", "confidence-cross-entropy", "the loss follows the setup"),
+      rename("criterion_kwargs.temperature", "temperature"),
+      rename("criterion_kwargs.entropy_weight", "entropy_weight"),
+      rename("criterion_kwargs.apply_class_balancing", "class_balancing"),
+      must("optimizer", "sgd", "adam", "end-to-end training uses SGD, self-labelling Adam (SPEC §4-§5)"),
+      rename("optimizer_kwargs.lr", "lr"),
+      rename("optimizer_kwargs.momentum", "momentum"),
+      rename("optimizer_kwargs.weight_decay", "weight_decay"),
+      must("optimizer_kwargs.nesterov", "false", "false", "Nesterov momentum is not implemented"),
+      pair("optimizer_kwargs.betas", "beta1", "beta2"),
+      rename("optimizer_kwargs.eps", "adam_eps"),
+      {"scheduler", "cosine -> cosine: true; constant -> cosine: false (self-labelling: constant only)",
+       [](const ReleaseTarget& t, const YAML::Node& v) {
+         const std::string s = scalar(v);
+         if (t.stage == Stage::SelfLabel && s != "constant") t.refuse("'" + s + "': self-labelling uses a constant lr");
+         if (s != "cosine" && s != "constant")
+           t.refuse("'" + s + "' is not implemented (use cosine or constant)");
+         if (t.stage == Stage::End2End) t.set("cosine", YAML::Node(s == "cosine" ? "true" : "false"));
+       }},
+      rename("scheduler_kwargs.lr_decay_rate", "lr_decay_rate"),
+      {"scheduler_kwargs.lr_decay_epochs", "refused: the step schedule is not implemented",
+       [](const ReleaseTarget& t, const YAML::Node&) { t.refuse("the step schedule is not implemented"); }},
+      {"num_workers", "accepted, no effect (loader_threads sets the augmentation threads)",
+       [](const ReleaseTarget&, const YAML::Node&) {}},
+      must("augmentation_strategy", "simclr", "ours", "the training views follow the setup (SPEC §3)"),
+      rename("augmentation_kwargs.random_resized_crop.size", "train_size"),
+      pair("augmentation_kwargs.random_resized_crop.scale", "crop_scale_min", "crop_scale_max"),
+      pair("augmentation_kwargs.random_resized_crop.ratio", "crop_ratio_min", "crop_ratio_max"),
+      rename("augmentation_kwargs.color_jitter_random_apply.p", "jitter_p"),
+      rename("augmentation_kwargs.color_jitter.brightness", "brightness"),
+      rename("augmentation_kwargs.color_jitter.contrast", "contrast"),
+      rename("augmentation_kwargs.color_jitter.saturation", "saturation"),
+      rename("augmentation_kwargs.color_jitter.hue", "hue"),
+      rename("augmentation_kwargs.random_grayscale.p", "gray_p"),
+      rename("augmentation_kwargs.normalize.mean", "mean"),  // both views are normalised alike: the two
+      rename("augmentation_kwargs.normalize.std", "std"),    // normalize entries must agree
+      rename("augmentation_kwargs.crop_size", "selflabel.strong_crop"),
+      rename("augmentation_kwargs.num_strong_augs", "selflabel.num_strong_ops"),
+      must("augmentation_kwargs.cutout_kwargs.n_holes", "1", "1", "one Cutout hole is implemented"),
+      rename("augmentation_kwargs.cutout_kwargs.length", "selflabel.cutout"),
+      must("augmentation_kwargs.cutout_kwargs.random", "true", "true", "the Cutout side is drawn in 1..L"),
+      rename("transformation_kwargs.resize", "eval_resize"),
+      rename("transformation_kwargs.crop_size", "eval_crop"),
+      rename("transformation_kwargs.normalize.mean", "mean"),
+      rename("transformation_kwargs.normalize.std", "std"),
+      // the toolkit's own keys of the first examples/configs files
+      rename("phase_switch_epoch", "switch_epoch"),
+      rename("refresh_period", "refresh_every"),
+      rename("eval_period", "eval_every"),
+      rename("checkpoint_period", "checkpoint_every"),
+      rename("subset_size", "train_subset"),
+      rename("backbone_width", "base_width"),
+      rename("in_channels", "channels"),
+      rename("dataset_root", "data_root"),
+  };
+  return keys;
 }
 
-// Reads a release-style YAML file with `--key.sub=value` overrides into a TrainConfig (the preset of its
-// train_db_name, then the file's keys).
-inline TrainConfig load_release_train_config(const std::string& path, const std::vector<io::ConfigOverride>& overrides = {},
-                                             ReleaseRunSettings* run = nullptr) {
-  const io::Config rc = io::load_config(path, overrides);
-  TrainConfig cfg = train_preset(canonical_dataset(rc.train_db_name));
-  const ReleaseRunSettings r = apply_release_train_config(cfg, rc);
-  if (run) *run = r;
-  return cfg;
+inline const ReleaseKey* find_release_key(const std::string& path) {
+  for (const ReleaseKey& k : release_keys())
+    if (k.path == path) return &k;
+  return nullptr;
 }
 
 }  // namespace train
