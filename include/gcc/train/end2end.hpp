@@ -140,11 +140,7 @@ class End2EndTrainer {
   // ---- training ------------------------------------------------------------------------------
   // Runs epochs until the end (or a stop request), calling on_epoch after each (also a stopped one).
   void fit(const std::function<void(const EpochReport&)>& on_epoch = nullptr) {
-    while (!finished()) {
-      EpochReport r = train_epoch();
-      if (on_epoch) on_epoch(r);
-      if (!r.complete || (stop_flag_ && stop_flag_->load())) return;
-    }
+    fit_epochs<End2EndTrainer, EpochReport>(*this, stop_flag_, on_epoch);
   }
 
   // Trains epoch next_epoch() from step next_step(); then refreshes the graph and evaluates when the

@@ -1,10 +1,11 @@
-// The step loop both trainers share: the batches of one epoch from a given step on (a resumed epoch
+// The epoch and step loops both trainers share: the batches of one epoch from a given step on (a resumed epoch
 // skips the batches before it; the loader reseeds every sample by (seed, epoch, index), so they are the
 // same batches), a stop request honoured after the current step, and the epoch's clock.
 #pragma once
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "../core/error.hpp"
 #include "../data/loader.hpp"
@@ -42,6 +43,17 @@ EpochSteps run_epoch_steps(Loader& loader, int epoch, int64_t first_step, const 
   }
   r.seconds = elapsed();
   return r;
+}
+
+// A trainer's fit(): epochs until the last one or a stop request, on_epoch called after each (also after
+// one a stop cut short). Trainer has finished() and train_epoch() returning a report with `complete`.
+template <typename Trainer, typename Report>
+void fit_epochs(Trainer& t, const std::atomic<bool>* stop, const std::function<void(const Report&)>& on_epoch) {
+  while (!t.finished()) {
+    const Report r = t.train_epoch();
+    if (on_epoch) on_epoch(r);
+    if (!r.complete || (stop && stop->load())) return;
+  }
 }
 
 }  // namespace train

@@ -135,11 +135,7 @@ class SelfLabelTrainer {
 
   // ---- training --------------------------------------------------------------------------------------
   void fit(const std::function<void(const SelfLabelEpochReport&)>& on_epoch = nullptr) {
-    while (!finished()) {
-      SelfLabelEpochReport r = train_epoch();
-      if (on_epoch) on_epoch(r);
-      if (!r.complete || (stop_flag_ && stop_flag_->load())) return;
-    }
+    fit_epochs<SelfLabelTrainer, SelfLabelEpochReport>(*this, stop_flag_, on_epoch);
   }
 
   // One epoch from next_step(); evaluates when the schedule says so. Throws TrainingDiverged on a
