@@ -5,9 +5,7 @@
 //   ./build/examples/gcc_train --preset cifar-10 --data-root ~/data/cifar10 --device cuda
 //   ./build/examples/gcc_train --resume runs/fashion-mnist-20250101-120000
 #include <chrono>
-#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -70,7 +68,7 @@ gcc::io::JsonObject epoch_json(const EpochReport& r, const gcc::train::End2EndTr
 }
 
 // The configuration: the resumed run's, or preset + config file + command-line keys.
-Config resolve_config(const gcc_examples::CliArgs& a, const std::string& resume) {
+Config resolve_config(const gcc_examples::CliArgs& a, const std::string& resume, gcc::io::Checkpoint& ck) {
   using gcc::train::Stage;
   Config cfg;
   if (!resume.empty()) {
@@ -78,7 +76,7 @@ Config resolve_config(const gcc_examples::CliArgs& a, const std::string& resume)
               "checkpoint in '", resume, "'; do not combine it with --preset or --config");
     GCC_CHECK(gcc::io::file_exists(checkpoint_path(resume)), "--resume '", resume, "': no checkpoint.safetensors "
               "there (was the run started with gcc_train --out ", resume, "?)");
-    const gcc::io::Checkpoint ck = gcc::io::Checkpoint::load(checkpoint_path(resume));
+    ck = gcc::io::Checkpoint::load(checkpoint_path(resume));
     GCC_CHECK(ck.has_config(), "'", checkpoint_path(resume), "' holds no configuration");
     cfg = gcc::train::checkpoint_config(ck);
     if (!a.overrides.empty() && !a.has("quiet"))
@@ -98,7 +96,8 @@ int run_main(int argc, char** argv) {
   gcc_examples::CliArgs a;
   if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
   const std::string resume = a.flag("resume");
-  const Config cfg = resolve_config(a, resume);
+  gcc::io::Checkpoint ck;  // the resumed run's, read once
+  const Config cfg = resolve_config(a, resume, ck);
   if (a.has("list-keys")) {
     std::fputs(gcc::train::config_yaml(cfg, "gcc_train configuration").c_str(), stdout);
     return 0;
@@ -121,7 +120,8 @@ int run_main(int argc, char** argv) {
   trainer.set_progress_output(log);
   gcc::io::make_dirs(out);  // after the data loaded: a failed start leaves no empty run folder
   if (!resume.empty()) {
-    gcc::train::load_end2end_checkpoint(checkpoint_path(out), trainer);
+    gcc::train::load_end2end_checkpoint(ck, trainer);
+    ck = gcc::io::Checkpoint();  // its tensors are in the trainer now
     gcc::io::drop_epochs_from(metrics_path, trainer.next_epoch());
     if (log)
       std::fprintf(log, "gcc_train: resuming at epoch %d step %lld of %d\n", trainer.next_epoch() + 1,
