@@ -34,7 +34,8 @@ const char* kUsage =
     "  --preset NAME        dataset preset of a checkpoint that stores no configuration (e.g. converted from\n"
     "                       the release): cifar-10, cifar-20, stl-10, imagenet-10, imagenet-dogs,\n"
     "                       tiny-imagenet, fashion-mnist\n"
-    "  --data-root DIR      dataset folder (default: the checkpoint's, else the reader's default)\n"
+    "  --data-root DIR      dataset folder (default: the checkpoint's, else the reader's default); your images:\n"
+    "                       --dataset folder|list|idx|npy --data-root PATH [--labels-file F] [--unlabelled]\n"
     "  --out DIR            output folder (default: <checkpoint folder>/eval-<dataset>)\n"
     "  --knn-max N          kNN accuracy only on sets up to N images (default 100000)\n"
     "  --backbone-features  also write the backbone features\n"
@@ -56,7 +57,7 @@ std::string dirname_of(const std::string& path) {
 int run_main(int argc, char** argv) {
   using gcc::train::Stage;
   const gcc_examples::CliSpec spec{"gcc_eval", kUsage, {"checkpoint", "preset", "out", "knn-max", "data-root"},
-                                   {"quiet", "backbone-features", "list-keys"}, Stage::End2End};
+                                   {"quiet", "backbone-features", "list-keys", "unlabelled"}, Stage::End2End};
   gcc_examples::CliArgs a;
   if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
   const std::string checkpoint = a.flag("checkpoint");
@@ -94,12 +95,12 @@ int run_main(int argc, char** argv) {
   files.insert(files.begin(), "metrics.json");
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("gcc_eval: %s (%s%s, K = %lld) on %lld labelled images of %s:\n", checkpoint.c_str(),
+  std::printf("gcc_eval: %s (%s%s, K = %lld) on %lld images of %s (%lld labelled):\n", checkpoint.c_str(),
               r.setup.empty() ? (r.has_contrastive_head ? "end-to-end model" : "model") : r.setup.c_str(),
               r.epoch >= 0 ? (", " + std::to_string(r.epoch) + " epochs").c_str() : "",
-              static_cast<long long>(r.config.num_clusters), static_cast<long long>(e.evaluated), r.dataset_name.c_str());
-  std::printf("gcc_eval:   ACC %.4f  NMI %.4f  ARI %.4f  top-5 %.4f\n", e.metrics.acc, e.metrics.nmi, e.metrics.ari,
-              e.metrics.top5);
+              static_cast<long long>(r.config.num_clusters), static_cast<long long>(e.predictions.size()),
+              r.dataset_name.c_str(), static_cast<long long>(e.evaluated));
+  std::printf("gcc_eval:   %s\n", gcc::train::eval_summary(e).c_str());
   if (e.knn_accuracy >= 0)
     std::printf("gcc_eval:   5-NN accuracy of the embeddings %.4f\n", e.knn_accuracy);
   else if (r.has_contrastive_head)

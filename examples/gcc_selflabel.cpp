@@ -106,7 +106,7 @@ Config resolve_config(const gcc_examples::CliArgs& a, gcc::io::Checkpoint& ck) {
 
 int run_main(int argc, char** argv) {
   const gcc_examples::CliSpec spec{"gcc_selflabel", kUsage, {"checkpoint", "config", "preset", "resume", "out", "data-root"},
-                                   {"quiet", "list-keys"}, Stage::SelfLabel};
+                                   {"quiet", "list-keys", "unlabelled"}, Stage::SelfLabel};
   gcc_examples::CliArgs a;
   if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
   if (a.flag("resume").empty() && a.flag("checkpoint").empty() && !a.has("list-keys")) {
@@ -167,6 +167,7 @@ int run_main(int argc, char** argv) {
       [&](const std::string& path) { gcc::train::save_selflabel_checkpoint(path, trainer, meta); }, last);
   if (rc >= 0) return rc;
   std::vector<std::string> files = gcc::train::write_eval_outputs(out, last, data.eval->class_names);
+  for (const std::string& f : gcc_examples::write_run_report("gcc_selflabel", out, cfg, *data.eval, last)) files.push_back(f);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const gcc::train::SelfLabelState& s = trainer.state();
   std::printf("gcc_selflabel: %lld optimizer steps; %lld batches without a confident sample made no update\n",

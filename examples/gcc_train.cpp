@@ -82,7 +82,7 @@ Config resolve_config(const gcc_examples::CliArgs& a, const std::string& resume,
     if (!a.overrides.empty() && !a.has("quiet"))
       std::fprintf(stderr, "gcc_train: note: overriding keys of a resumed run; it is no longer the same run\n");
   } else {
-    cfg = gcc::train::preset(a.flag("preset").empty() ? "fashion-mnist" : a.flag("preset"));
+    cfg = gcc::train::preset(a.flag("preset").empty() ? gcc_examples::default_preset(a) : a.flag("preset"));
     if (!a.flag("config").empty()) gcc::train::apply_config_file(cfg, a.flag("config"), Stage::End2End);
   }
   gcc_examples::apply_overrides(cfg, a, Stage::End2End);
@@ -90,14 +90,32 @@ Config resolve_config(const gcc_examples::CliArgs& a, const std::string& resume,
   return cfg;
 }
 
+// The run's images. A user's source (or any dataset under the automatic plan) is read whole first: the
+// plan needs every image, then train_subset / eval_set pick the training and evaluation sets.
+gcc::train::TrainData load_data(Config& cfg, const gcc_examples::CliArgs& a, std::FILE* log, std::string& plan) {
+  std::shared_ptr<const gcc::ImageDataset> full;
+  if (gcc::is_user_image_kind(cfg.dataset)) {
+    full = std::make_shared<const gcc::ImageDataset>(gcc_examples::read_user_images_logged(cfg, "gcc_train", log).images);
+  } else if (cfg.auto_plan) {
+    GCC_CHECK(cfg.dataset != "stl-10", "the automatic plan (preset auto) does not support stl-10 (its two phases train "
+              "on different sets); use --preset stl-10");
+    Config whole = cfg;
+    whole.train_subset = 0;
+    whole.eval_set = "all";
+    full = gcc::train::load_train_data(whole).eval;
+  }
+  if (cfg.auto_plan) plan = gcc_examples::plan_if_auto(cfg, *full, a, gcc::train::Stage::End2End, log);
+  return full ? gcc::train::train_data_from(cfg, full) : gcc::train::load_train_data(cfg);
+}
+
 int run_main(int argc, char** argv) {
   const gcc_examples::CliSpec spec{"gcc_train", kUsage, {"preset", "config", "resume", "out", "data-root"},
-                                   {"quiet", "list-keys"}, gcc::train::Stage::End2End};
+                                   {"quiet", "list-keys", "unlabelled"}, gcc::train::Stage::End2End};
   gcc_examples::CliArgs a;
   if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
   const std::string resume = a.flag("resume");
   gcc::io::Checkpoint ck;  // the resumed run's, read once
-  const Config cfg = resolve_config(a, resume, ck);
+  Config cfg = resolve_config(a, resume, ck);
   if (a.has("list-keys")) {
     std::fputs(gcc::train::config_yaml(cfg, "gcc_train configuration").c_str(), stdout);
     return 0;
@@ -115,7 +133,8 @@ int run_main(int argc, char** argv) {
     std::fprintf(log, "gcc_train: %s on %s (device %s), %d threads, output in %s\n",
                  cfg.preset.empty() ? "custom config" : ("preset " + cfg.preset).c_str(), cfg.dataset.c_str(),
                  device.str().c_str(), gcc::num_threads(), out.c_str());
-  gcc::train::TrainData data = gcc::train::load_train_data(cfg);
+  std::string plan;  // the automatic plan's text, for config.yaml
+  gcc::train::TrainData data = load_data(cfg, a, log, plan);
   gcc::train::End2EndTrainer trainer(cfg, data);
   trainer.set_progress_output(log);
   gcc::io::make_dirs(out);  // after the data loaded: a failed start leaves no empty run folder
@@ -127,8 +146,9 @@ int run_main(int argc, char** argv) {
       std::fprintf(log, "gcc_train: resuming at epoch %d step %lld of %d\n", trainer.next_epoch() + 1,
                    static_cast<long long>(trainer.next_step()), cfg.epochs);
   } else {
-    gcc::io::write_file_atomically(out + "/config.yaml", gcc::train::config_yaml(cfg, "gcc_train configuration "
-                                   "(gcc_train --config FILE reproduces the run)"), "gcc_train");
+    std::string comment = "gcc_train configuration (gcc_train --config FILE reproduces the run)";
+    if (!plan.empty()) comment += "\n# the automatic " + gcc_examples::comment_lines(plan);
+    gcc::io::write_file_atomically(out + "/config.yaml", gcc::train::config_yaml(cfg, comment), "gcc_train");
     gcc::io::drop_epochs_from(metrics_path, 0);
   }
   if (log)
@@ -153,6 +173,7 @@ int run_main(int argc, char** argv) {
     gcc::io::write_npy(out + "/neighbours.npy", trainer.state().neighbours, {data.phase2->n, trainer.state().neighbour_k});
     files.push_back("neighbours.npy");
   }
+  for (const std::string& f : gcc_examples::write_run_report("gcc_train", out, cfg, *data.eval, last)) files.push_back(f);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const gcc::train::TrainerState& s = trainer.state();
   files.insert(files.begin(), {"checkpoint.safetensors", "metrics.jsonl", "config.yaml"});

@@ -20,6 +20,10 @@
 #include "gcc/core/error.hpp"
 #include "gcc/io/atomic_file.hpp"
 #include "gcc/io/metrics_log.hpp"
+#include "gcc/data/user_images.hpp"
+#include "gcc/train/auto_plan.hpp"
+#include "gcc/train/baseline.hpp"
+#include "gcc/train/pictures.hpp"
 #include "gcc/train/config_file.hpp"
 #include "gcc/train/diverged.hpp"
 #include "gcc/train/evaluate.hpp"
@@ -35,6 +39,7 @@ struct CliSpec {
 };
 
 struct CliArgs {
+  std::string program;
   std::map<std::string, std::string> flags;
   std::set<std::string> switches;
   std::vector<std::pair<std::string, std::string>> overrides;  // config keys, in command-line order
@@ -47,6 +52,7 @@ struct CliArgs {
 
 // Returns -1 to go on, else the exit code (0 after --help, 2 for a bad command line, message printed).
 inline int parse_cli(int argc, char** argv, const CliSpec& spec, CliArgs& out) {
+  out.program = spec.program;
   auto is = [](const std::vector<std::string>& v, const std::string& s) {
     for (const std::string& x : v)
       if (x == s) return true;
@@ -88,10 +94,93 @@ inline int parse_cli(int argc, char** argv, const CliSpec& spec, CliArgs& out) {
   return -1;
 }
 
-// Applies the command line's config keys (and --data-root) on top of cfg.
+inline std::string join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// Applies the command line's config keys (and --data-root, --unlabelled) on top of cfg.
 inline void apply_overrides(gcc::train::Config& cfg, const CliArgs& a, gcc::train::Stage stage) {
   for (const auto& kv : a.overrides) gcc::train::apply_override(cfg, kv.first, kv.second, stage);
   if (!a.flag("data-root").empty()) cfg.data_root = a.flag("data-root");
+  if (a.has("unlabelled")) cfg.unlabelled = true;
+}
+
+// The preset a run starts from without --preset: auto for a user's images (--dataset folder, list,
+// idx, npy), else the CPU default.
+inline std::string default_preset(const CliArgs& a) {
+  for (const auto& kv : a.overrides)
+    if (gcc::train::find_field(kv.first) && gcc::train::find_field(kv.first)->key == "dataset" &&
+        gcc::is_user_image_kind(gcc::train::canonical_dataset(kv.second)))
+      return "auto";
+  return "fashion-mnist";
+}
+
+// The schema keys the user set: on the command line and in the --config file.
+inline std::set<std::string> explicit_keys(const CliArgs& a, gcc::train::Stage stage) {
+  std::set<std::string> keys;
+  for (const auto& kv : a.overrides)
+    if (const gcc::train::ConfigField* f = gcc::train::find_field(kv.first, stage)) keys.insert(f->key);
+  if (!a.flag("data-root").empty()) keys.insert("data_root");
+  if (a.has("unlabelled")) keys.insert("unlabelled");
+  if (!a.flag("config").empty()) {
+    std::vector<std::pair<std::string, YAML::Node>> leaves;
+    const std::string path = a.flag("config");
+    gcc::train::detail::flatten(YAML::Load(gcc::io::read_file(path, "config file")), "", path, leaves);
+    for (const auto& l : leaves)
+      if (const gcc::train::ConfigField* f = gcc::train::find_field(l.first)) keys.insert(f->key);
+  }
+  return keys;
+}
+
+// When cfg.auto_plan: plans the run for `images` (train/auto_plan.hpp), keeps the keys the user set,
+// prints the plan on `log`, and returns its text (for config.yaml); else returns "".
+inline std::string plan_if_auto(gcc::train::Config& cfg, const gcc::ImageDataset& images, const CliArgs& a,
+                                gcc::train::Stage stage, std::FILE* log) {
+  if (!cfg.auto_plan) return "";
+  if (log) std::fprintf(log, "%s: planning the run: measuring the training speed on a few batches...\n", a.program.c_str());
+  std::vector<std::string> why;
+  gcc::train::Config planned = gcc::train::plan_auto(cfg, images, &why);
+  const std::set<std::string> keep = explicit_keys(a, stage);
+  if (keep.count("epochs")) {  // the phases follow the given length
+    planned.epochs = cfg.epochs;
+    gcc::train::plan_detail::plan_phases(planned);
+  }
+  for (const gcc::train::ConfigField& f : gcc::train::config_fields())
+    if (keep.count(f.key) && f.key != "auto_plan") f.set(planned, YAML::Load(f.yaml(cfg)));
+  if (!keep.empty()) why.push_back("  kept as given: " + join(std::vector<std::string>(keep.begin(), keep.end())));
+  cfg = planned;
+  gcc::train::validate(cfg);
+  std::string text;
+  for (const std::string& line : why) text += line + "\n";
+  if (log) std::fprintf(log, "%s: %s", a.program.c_str(), text.c_str());
+  return text;
+}
+
+// Text lines as YAML comment lines ("# " before every line after the first).
+inline std::string comment_lines(const std::string& text) {
+  std::string s;
+  for (char c : text) s += c == '\n' ? std::string("\n# ") : std::string(1, c);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '#' || s.back() == '\n')) s.pop_back();
+  return s;
+}
+
+// The images of a user's source (dataset folder / list / idx / npy), unreadable files reported on `log`.
+inline gcc::UserImages read_user_images_logged(const gcc::train::Config& cfg, const char* program, std::FILE* log) {
+  gcc::UserImages u = gcc::read_user_images(gcc::train::user_images_options(cfg));
+  if (!u.skipped.empty()) {
+    std::fprintf(stderr, "%s: warning: skipped %zu of %zu image files that cannot be read (not PNG/JPEG/BMP or "
+                 "corrupt):", program, u.skipped.size(), u.skipped.size() + static_cast<std::size_t>(u.images.n));
+    for (std::size_t i = 0; i < std::min<std::size_t>(u.skipped.size(), 5); ++i) std::fprintf(stderr, " '%s'", u.skipped[i].c_str());
+    std::fprintf(stderr, "%s\n", u.skipped.size() > 5 ? " ..." : "");
+  }
+  if (log)
+    std::fprintf(log, "%s: %lld images of %lldx%lld, %lld channel(s), %s\n", program, static_cast<long long>(u.images.n),
+                 static_cast<long long>(u.images.width), static_cast<long long>(u.images.height),
+                 static_cast<long long>(u.images.channels),
+                 u.labelled() ? (std::to_string(u.images.num_classes()) + " classes").c_str() : "unlabelled");
+  return u;
 }
 
 // OpenMP and OpenBLAS threads (0 = leave the default: all cores).
@@ -121,11 +210,6 @@ inline std::string default_run_dir(const std::string& name) {
   return "runs/" + name + "-" + buf;
 }
 
-inline std::string join(const std::vector<std::string>& names) {
-  std::string s;
-  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
 
 // trainer.fit with a JSON line per epoch, a checkpoint every `every` epochs (and at the end, on Ctrl-C and
 // when stopped), divergence and interruption reported. Returns -1 when the run finished (`last` holds
@@ -163,14 +247,41 @@ int fit_run(const char* program, Trainer& t, int epochs, int every, const std::s
   return -1;
 }
 
+// After a run: the k-means baselines on the same images, evaluation.json (GCC's figures, the
+// diagnostics and the baselines), gallery.png and, from metrics.jsonl, curves.png. Prints the baselines
+// (and a note when k-means on the pixels beats GCC). Returns the file names written.
+inline std::vector<std::string> write_run_report(const char* program, const std::string& out, const gcc::train::Config& cfg,
+                                                 const gcc::ImageDataset& images, const gcc::train::EvalResult& last) {
+  const gcc::train::Baselines b = gcc::train::kmeans_baselines(images, last, cfg.num_clusters, cfg.seed);
+  gcc::io::JsonObject o;
+  o.add("gcc", gcc::train::eval_json(last)).add("kmeans_pixels", gcc::train::baseline_json(b.pixels));
+  if (b.embeddings.done) o.add("kmeans_embeddings", gcc::train::baseline_json(b.embeddings));
+  o.add("images", images.n).add("num_clusters", cfg.num_clusters).add("dataset", cfg.dataset);
+  gcc::io::write_file_atomically(out + "/evaluation.json", o.str() + "\n", program);
+  std::vector<std::string> files = {"evaluation.json"};
+  gcc::train::write_cluster_gallery(out + "/gallery.png", images, last.predictions, last.probabilities.data(),
+                                    cfg.num_clusters, last.labels, images.class_names);
+  files.push_back("gallery.png");
+  if (gcc::io::file_exists(out + "/metrics.jsonl")) {
+    gcc::train::write_training_curves_png(out + "/metrics.jsonl", out + "/curves.png");
+    files.push_back("curves.png");
+  }
+  std::printf("%s: baseline %s\n", program, gcc::train::baseline_summary(b.pixels).c_str());
+  if (b.embeddings.done) std::printf("%s: baseline %s\n", program, gcc::train::baseline_summary(b.embeddings).c_str());
+  if (last.labelled() && b.pixels.metrics.acc > last.metrics.acc)
+    std::printf("%s: note: k-means on the raw pixels clusters these images better than GCC (ACC %.4f vs %.4f): the "
+                "deep model did not help here; try a longer budget (--minutes), or report the k-means result\n",
+                program, b.pixels.metrics.acc, last.metrics.acc);
+  return files;
+}
+
 // The closing lines: time, the last epoch's figures, the label-selected best when it differs, outputs.
 inline void print_result(const char* program, double seconds, const gcc::train::EvalResult& last,
                          const gcc::train::BestEval& best, int epochs, const std::string& out,
                          const std::vector<std::string>& files) {
-  std::printf("%s: done in %.1f s (process CPU time %.1f s). Last epoch on all %lld evaluated images: ACC %.4f  "
-              "NMI %.4f  ARI %.4f  (top-5 %.4f)\n",
-              program, seconds, static_cast<double>(std::clock()) / CLOCKS_PER_SEC, static_cast<long long>(last.evaluated),
-              last.metrics.acc, last.metrics.nmi, last.metrics.ari, last.metrics.top5);
+  std::printf("%s: done in %.1f s (process CPU time %.1f s). Last epoch on all %lld images: %s\n", program, seconds,
+              static_cast<double>(std::clock()) / CLOCKS_PER_SEC, static_cast<long long>(last.predictions.size()),
+              gcc::train::eval_summary(last).c_str());
   if (best.epoch >= 0 && best.epoch != epochs - 1)
     std::printf("%s: best evaluated epoch %d (label-selected, not a clean result): ACC %.4f NMI %.4f ARI %.4f\n", program,
                 best.epoch + 1, best.acc, best.nmi, best.ari);

@@ -71,7 +71,7 @@ inline std::string idx_file(const std::string& root, const std::string& stem) {
 }  // namespace data_detail
 
 // One IDX pair: images [n, rows, cols] (1 channel) and labels [n] (each < class_names.size() when
-// names are given). Either file may be gzip-compressed. Throws naming the file on a wrong magic, a
+// names are given; labels_path "" = unlabelled, every label -1). Either file may be gzip-compressed. Throws naming the file on a wrong magic, a
 // count mismatch, a truncated file or trailing bytes.
 inline ImageDataset read_idx(const std::string& images_path, const std::string& labels_path,
                              const std::vector<std::string>& class_names = {}, const std::string& name = "idx") {
@@ -95,11 +95,22 @@ inline ImageDataset read_idx(const std::string& images_path, const std::string& 
     ds.width = be32(h + 12);
     GCC_CHECK(ds.height > 0 && ds.width > 0 && ds.height <= 65536 && ds.width <= 65536, r, ": '", images_path,
               "' declares images of ", ds.height, "x", ds.width, " pixels: corrupt header");
-    ds.pixels.resize(static_cast<std::size_t>(ds.n * ds.height * ds.width));
-    f.read(ds.pixels.data(), static_cast<int64_t>(ds.pixels.size()),
-           std::to_string(ds.n) + " images of " + std::to_string(ds.height) + "x" + std::to_string(ds.width));
+    // In chunks, growing as the bytes arrive: a header that claims more images than the file holds
+    // gives "truncated", not an allocation of what it claims.
+    const int64_t total = ds.n * ds.height * ds.width, chunk = int64_t{1} << 26;
+    for (int64_t done = 0; done < total; done += chunk) {
+      const int64_t m = std::min(chunk, total - done);
+      ds.pixels.resize(static_cast<std::size_t>(done + m));
+      f.read(ds.pixels.data() + done, m,
+             std::to_string(ds.n) + " images of " + std::to_string(ds.height) + "x" + std::to_string(ds.width));
+    }
     GCC_CHECK(f.at_end(), r, ": '", images_path, "' has bytes after the ", ds.n,
               " images its header declares: corrupt or not an IDX file");
+  }
+  if (labels_path.empty()) {  // unlabelled
+    ds.labels.assign(static_cast<std::size_t>(ds.n), -1);
+    ds.class_names.clear();
+    return ds;
   }
   {
     GzReader f(r, labels_path);

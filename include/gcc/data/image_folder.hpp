@@ -54,6 +54,20 @@ inline std::vector<std::string> sub_folders(const std::string& dir) {
   return out;
 }
 
+// A list file's label field: a non-negative decimal integer (true, value in `label`).
+inline bool parse_list_label(const std::string& s, int& label) {
+  if (s.empty() || s.size() > 9) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  label = std::stoi(s);
+  return true;
+}
+// Looks like a mistyped label ("-1", "3.0", "2x"): starts with a digit or a minus sign and has no '.'
+// followed by an image extension.
+inline bool label_like(const std::string& s) {
+  return !s.empty() && ((s[0] >= '0' && s[0] <= '9') || s[0] == '-') && !is_image_file_name(s);
+}
+
 }  // namespace data_detail
 
 // Lists root/<class>/... like torchvision's ImageFolder: classes = sorted sub-folder names (label =
@@ -81,8 +95,9 @@ inline ImageList list_image_folder(const std::string& root, const std::string& n
 }
 
 // Reads a list file: one image per line, "relative_path label" (the label is the last
-// whitespace-separated field; paths are relative to `root`, "" = the list file's folder). Empty lines
-// and lines starting with '#' are skipped. class_names: the names of labels 0..K-1 (when empty, the
+// whitespace-separated field; paths are relative to `root`, "" = the list file's folder), or
+// "relative_path" alone on every line (unlabelled images, label -1). Empty lines and lines starting with
+// '#' are skipped. class_names: the names of labels 0..K-1 (when empty, the
 // labels found are named "0".."K-1").
 inline ImageList read_image_list_file(const std::string& list_file, std::string root = "",
                                       const std::vector<std::string>& class_names = {},
@@ -98,36 +113,58 @@ inline ImageList read_image_list_file(const std::string& list_file, std::string 
   list.class_names = class_names;
   std::ifstream in(list_file);
   std::string line;
-  int64_t line_no = 0;
+  int64_t line_no = 0, unlabelled = 0;
   int max_label = -1;
   while (std::getline(in, line)) {
     ++line_no;
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
     if (line.empty() || line[0] == '#') continue;
     const auto sp = line.find_last_of(" \t");
-    GCC_CHECK(sp != std::string::npos && sp > 0, "read_image_list_file: '", list_file, "' line ", line_no, " is '",
-              line, "'; expected \"relative_path label\"");
-    std::string path = line.substr(0, sp);
-    while (!path.empty() && (path.back() == ' ' || path.back() == '\t')) path.pop_back();
-    const std::string lab = line.substr(sp + 1);
+    std::string path = line;
     int label = -1;
-    try {
-      std::size_t used = 0;
-      label = std::stoi(lab, &used);
-      GCC_CHECK(used == lab.size(), "trailing characters");
-    } catch (const std::exception&) {
-      GCC_FAIL("read_image_list_file: '", list_file, "' line ", line_no, ": label '", lab,
-               "' is not an integer; expected \"relative_path label\"");
+    if (sp != std::string::npos && sp > 0 && parse_list_label(line.substr(sp + 1), label)) {
+      path = line.substr(0, sp);
+      while (!path.empty() && (path.back() == ' ' || path.back() == '\t')) path.pop_back();
+    } else {
+      label = -1;  // a line without a trailing integer: an unlabelled image
+      ++unlabelled;
     }
-    GCC_CHECK(label >= 0 && (class_names.empty() || label < static_cast<int>(class_names.size())),
+    if (label < 0 && sp != std::string::npos && label_like(line.substr(sp + 1)))
+      GCC_FAIL("read_image_list_file: '", list_file, "' line ", line_no, ": label '", line.substr(sp + 1),
+               "' is not a non-negative integer; expected \"relative_path label\" or \"relative_path\"");
+    GCC_CHECK(label >= -1 && (class_names.empty() || label < static_cast<int>(class_names.size())),
               "read_image_list_file: '", list_file, "' line ", line_no, ": label ", label, " is out of range 0..",
               (class_names.empty() ? std::string("") : std::to_string(class_names.size() - 1)));
     max_label = std::max(max_label, label);
     list.entries.push_back(ImageEntry{path, label});
   }
   GCC_CHECK(!list.entries.empty(), "read_image_list_file: '", list_file, "' lists no images");
+  GCC_CHECK(unlabelled == 0 || unlabelled == static_cast<int64_t>(list.entries.size()), "read_image_list_file: '",
+            list_file, "': ", unlabelled, " of ", list.entries.size(), " lines have no label; expected either a label "
+            "on every line (\"relative_path label\") or on none (\"relative_path\")");
   if (list.class_names.empty())
     for (int i = 0; i <= max_label; ++i) list.class_names.push_back(std::to_string(i));
+  return list;
+}
+
+// The images of a user's folder: with class sub-folders (and labelled = true) as list_image_folder;
+// else every image under root, recursively, unlabelled (label -1, no class names). Throws when the
+// folder does not exist or holds no image file.
+inline ImageList list_user_folder(const std::string& root, bool labelled, const std::string& name = "image-folder") {
+  using namespace data_detail;
+  if (!is_dir(root))
+    missing_root("list_user_folder", root, "a folder of images (.png, .jpg, .jpeg, .bmp), optionally one sub-folder per class",
+                 "Pass the folder that holds your images");
+  bool classes = false;
+  if (labelled)
+    for (const std::string& sub : sub_folders(root)) classes = classes || !list_images_under(join(root, sub), root).empty();
+  if (classes) return list_image_folder(root, name);
+  ImageList list;
+  list.root = root;
+  list.name = name;
+  for (std::string& f : list_images_under(root, root)) list.entries.push_back(ImageEntry{std::move(f), -1});
+  GCC_CHECK(!list.entries.empty(), "list_user_folder: '", root, "' holds no image files (.png, .jpg, .jpeg, .bmp), "
+            "neither directly nor in sub-folders; expected your images there");
   return list;
 }
 

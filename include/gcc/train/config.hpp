@@ -41,11 +41,18 @@ struct SelfLabelSettings {
 struct Config {
   std::string preset;                 // the preset it started from ("" = none)
 
+  bool auto_plan = false;             // plan the data-dependent keys when the run starts (train/auto_plan.hpp)
+  double minutes = 10;                // the time budget of that plan
+
   // ---- data ----
-  std::string dataset = "cifar-10";   // canonical name (canonical_dataset)
-  std::string data_root;              // "" = the reader's default folder
+  std::string dataset = "cifar-10";   // canonical name (canonical_dataset), or folder / list / idx / npy
+  std::string data_root;              // "" = the reader's default folder; the path of a user's images
+  std::string labels_file;            // idx / npy labels ("" = unlabelled)
+  bool unlabelled = false;            // ignore the labels of a user's images
+  int image_size = 0;                 // a user's images resized to S x S (0 = as stored)
+  bool data_stats = false;            // mean / std from the training images at the start (then stored)
   int64_t train_subset = 0;           // > 0: train on a seeded random subset of this many images
-  std::string eval_set = "train";     // "train": evaluate on the training images; "all": every image
+  std::string eval_set = "train";     // "train": the training images; "all": every image; "test": the test split
   int64_t eval_batch_size = 512;
   int64_t eval_knn_max = 10000;       // evaluation reports the embeddings' kNN accuracy up to this many images
   int loader_threads = 2;             // augmentation threads

@@ -214,11 +214,21 @@ inline const std::vector<ConfigField>& config_fields() {
   static const std::vector<ConfigField> f = {
       field("preset", &C::preset, "the preset this started from; reading it restarts from that preset"),
       // data
-      field("dataset", &C::dataset, "cifar-10, cifar-20, stl-10, imagenet-10, imagenet-dogs, tiny-imagenet, fashion-mnist"),
-      field("data_root", &C::data_root, "dataset folder (empty: the reader's default)"),
+      field("auto_plan", &C::auto_plan, "plan width, sizes, batch, schedule and normalisation from the data and `minutes` "
+            "when the run starts (the preset auto; a run's config.yaml stores the plan with this false)"),
+      field("minutes", &C::minutes, "the time budget the automatic plan fills (minutes of training)", positive()),
+      field("dataset", &C::dataset, "cifar-10, cifar-20, stl-10, imagenet-10, imagenet-dogs, tiny-imagenet, fashion-mnist, "
+            "or your images: folder, list, idx, npy"),
+      field("data_root", &C::data_root, "dataset folder (empty: the reader's default); your images: the folder, the "
+            "list file, the IDX images file or the .npy images array"),
+      field("labels_file", &C::labels_file, "idx / npy: the labels file (IDX labels or an integer .npy; empty: unlabelled)"),
+      field("unlabelled", &C::unlabelled, "ignore the labels of your images (class sub-folders, list labels, labels_file)"),
+      field("image_size", &C::image_size, "your images: resize every image to S x S (shorter side to S, centre crop); "
+            "0 = as stored (one size required)", at_least(0)),
+      field("data_stats", &C::data_stats, "compute mean and std from the training images when the run starts (then stored)"),
       field("train_subset", &C::train_subset, "train on a seeded random subset of this many images (0: all)", at_least(0)),
-      field("eval_set", &C::eval_set, "train (evaluate on the training images) or all (every image of the dataset)",
-            one_of({"train", "all"})),
+      field("eval_set", &C::eval_set, "train (evaluate on the training images), all (every image of the dataset) or "
+            "test (the test split: cifar-10, cifar-20, stl-10, fashion-mnist)", one_of({"train", "all", "test"})),
       field("eval_batch_size", &C::eval_batch_size, "images per evaluation batch", at_least(1)),
       field("eval_knn_max", &C::eval_knn_max, "evaluation reports the embeddings' kNN accuracy on sets up to this size", at_least(0)),
       field("loader_threads", &C::loader_threads, "augmentation threads", at_least(0)),

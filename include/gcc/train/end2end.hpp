@@ -86,6 +86,8 @@ class End2EndTrainer {
     model_->train();
     opt_ = std::make_unique<SGD>(model_->named_parameters(), cfg_.lr, cfg_.momentum, cfg_.weight_decay);
     memory_ = std::make_unique<FeatureMemory>(data_.memory_rows, model_->config().embedding_dim, cfg_.memory_slots);
+    GCC_CHECK(cfg_.num_clusters <= data_.phase2->n, "End2EndTrainer: num_clusters = ", cfg_.num_clusters,
+              " clusters for ", data_.phase2->n, " training images; expected K <= the number of images");
     GCC_CHECK(cfg_.num_neighbors + 1 <= data_.phase2->n, "End2EndTrainer: ", cfg_.num_neighbors,
               " neighbours need at least ", cfg_.num_neighbors + 1, " phase-2 images, the set has ", data_.phase2->n);
     GCC_CHECK(cfg_.batch_size <= data_.phase1->n || !cfg_.drop_last, "End2EndTrainer: drop_last with batch ",
@@ -381,9 +383,8 @@ class End2EndTrainer {
     else if (r.refreshed)
       len += std::snprintf(extra + len, sizeof extra - static_cast<std::size_t>(len), "  graph refreshed");
     if (r.evaluated)
-      std::snprintf(extra + len, sizeof extra - static_cast<std::size_t>(len),
-                    "  | ACC %.4f NMI %.4f ARI %.4f top-5 %.4f%s (%.0f s)", r.eval.metrics.acc, r.eval.metrics.nmi,
-                    r.eval.metrics.ari, r.eval.metrics.top5,
+      std::snprintf(extra + len, sizeof extra - static_cast<std::size_t>(len), "  | %s%s (%.0f s)",
+                    eval_summary(r.eval).c_str(),
                     r.eval.knn_accuracy >= 0 ? (" eval-knn " + std::to_string(r.eval.knn_accuracy).substr(0, 6)).c_str() : "",
                     r.eval.seconds);
     progress_.line("epoch %d/%d phase %d  loss %.4f (rgc %.4f agc %.4f = ce %.4f + ent %.4f)  lr %.4g  %.0f img/s  %.1f s%s",

@@ -46,7 +46,13 @@ struct EvalResult {
   Tensor embeddings;              // [N, 128] RGC embeddings (CPU; undefined when not computed)
   double knn_accuracy = -1;       // kNN label accuracy of the embeddings (fully labelled sets of at most
                                   // EvalOptions::knn_max images; -1 otherwise)
+  // Unsupervised diagnostics (every image, labelled or not):
+  std::vector<int64_t> cluster_sizes;  // [K] images per predicted cluster
+  double mean_confidence = 0;          // mean over images of the largest cluster probability
+  double neighbour_agreement = -1;     // share of each image's k embedding neighbours in its own cluster
+                                       // (sets of at most knn_max images; -1 otherwise)
   double seconds = 0;
+  bool labelled() const { return evaluated > 0; }
 };
 
 // The label-selected best evaluation of a run so far: a diagnostic (choosing an epoch by its labels is not
@@ -159,8 +165,8 @@ inline void model_outputs(nn::End2EndModel& model, const ImageDataset& ev, const
   model.train(was_training);
 }
 
-// r.predictions (argmax, first maximum on ties), ACC/NMI/ARI/top-5 over the labelled images and the
-// embeddings' kNN label accuracy.
+// r.predictions (argmax, first maximum on ties), ACC/NMI/ARI/top-5 over the labelled images (when any),
+// the embeddings' kNN label accuracy, and the unsupervised diagnostics.
 inline void score(EvalResult& r, const ImageDataset& ev, const EvalOptions& o) {
   const int64_t K = r.probabilities.size(1);
   int num_classes = o.num_classes > 0 ? o.num_classes : ev.num_classes();
@@ -184,12 +190,24 @@ inline void score(EvalResult& r, const ImageDataset& ev, const EvalOptions& o) {
     }
   }
   r.evaluated = static_cast<int64_t>(lab_l.size());
-  GCC_CHECK(r.evaluated > 0, "evaluate_model: the dataset '", ev.name, "' has no labelled image");
-  r.metrics = gcc::evaluate(pred_l, lab_l, static_cast<int>(K), num_classes);
-  r.metrics.top5 = top_k_accuracy(prob_l.data(), r.evaluated, static_cast<int>(K), lab_l, r.metrics.mapping, 5);
-  if (r.embeddings.defined() && r.evaluated == ev.n && ev.n <= o.knn_max && ev.n > o.knn_k) {
+  if (r.labelled()) {
+    r.metrics = gcc::evaluate(pred_l, lab_l, static_cast<int>(K), num_classes);
+    r.metrics.top5 = top_k_accuracy(prob_l.data(), r.evaluated, static_cast<int>(K), lab_l, r.metrics.mapping, 5);
+  } else {
+    r.metrics.acc = r.metrics.nmi = r.metrics.ari = -1;  // no labels: reported as absent
+  }
+  r.cluster_sizes.assign(static_cast<std::size_t>(K), 0);
+  double conf = 0;
+  for (int64_t i = 0; i < ev.n; ++i) {
+    const int p = r.predictions[static_cast<std::size_t>(i)];
+    ++r.cluster_sizes[static_cast<std::size_t>(p)];
+    conf += pp[i * K + p];
+  }
+  r.mean_confidence = conf / static_cast<double>(ev.n);
+  if (r.embeddings.defined() && ev.n <= o.knn_max && ev.n > o.knn_k) {
     const KnnGraph g = knn_topk_inner_product(r.embeddings, o.knn_k + 1);
-    r.knn_accuracy = knn_label_accuracy(g, r.labels);
+    r.neighbour_agreement = knn_label_accuracy(g, r.predictions);
+    if (r.evaluated == ev.n) r.knn_accuracy = knn_label_accuracy(g, r.labels);
   }
 }
 }  // namespace detail
@@ -217,19 +235,43 @@ inline EvalResult evaluate_model(nn::End2EndModel& model, const ImageDataset& ev
 
 // ---- outputs ------------------------------------------------------------------------------------------
 
+// One line of figures: "ACC 0.6210 NMI 0.5660 ARI 0.4540 top-5 0.9" with labels, else the unsupervised
+// diagnostics "mean confidence 0.83, neighbour agreement 0.71, cluster sizes 12..340".
+inline std::string eval_summary(const EvalResult& r) {
+  char buf[256];
+  if (r.labelled()) {
+    std::snprintf(buf, sizeof buf, "ACC %.4f NMI %.4f ARI %.4f top-5 %.4f", r.metrics.acc, r.metrics.nmi, r.metrics.ari,
+                  r.metrics.top5);
+    return buf;
+  }
+  const auto mm = std::minmax_element(r.cluster_sizes.begin(), r.cluster_sizes.end());
+  const long long lo = mm.first == r.cluster_sizes.end() ? 0 : *mm.first, hi = mm.first == r.cluster_sizes.end() ? 0 : *mm.second;
+  int len = std::snprintf(buf, sizeof buf, "no labels: mean confidence %.4f", r.mean_confidence);
+  if (r.neighbour_agreement >= 0)
+    len += std::snprintf(buf + len, sizeof buf - static_cast<std::size_t>(len), ", neighbour agreement %.4f", r.neighbour_agreement);
+  std::snprintf(buf + len, sizeof buf - static_cast<std::size_t>(len), ", cluster sizes %lld..%lld", lo, hi);
+  return buf;
+}
+
 // The metrics of an evaluation as one JSON object.
+// The metrics of an evaluation as one JSON object (ACC/NMI/ARI/top-5 only when labels exist).
 inline io::JsonObject eval_json(const EvalResult& r) {
   io::JsonObject o;
-  o.add("acc", r.metrics.acc).add("nmi", r.metrics.nmi).add("ari", r.metrics.ari).add("top5", r.metrics.top5);
+  if (r.labelled())
+    o.add("acc", r.metrics.acc).add("nmi", r.metrics.nmi).add("ari", r.metrics.ari).add("top5", r.metrics.top5);
   o.add("images", r.evaluated).add("seconds", r.seconds);
   if (r.knn_accuracy >= 0) o.add("knn_accuracy", r.knn_accuracy);
+  o.add("mean_confidence", r.mean_confidence);
+  if (r.neighbour_agreement >= 0) o.add("neighbour_agreement", r.neighbour_agreement);
+  std::vector<double> sizes(r.cluster_sizes.begin(), r.cluster_sizes.end());
+  o.add("cluster_sizes", sizes);
   return o;
 }
 
 // Writes into `dir` (which must exist): predictions.npy [N] int64, targets.npy [N] int64 (-1 =
 // unlabelled), probabilities.npy [N, K], features.npy (the RGC embeddings [N, 128] when computed, else
 // `backbone` [N, F] when given), backbone_features.npy (when both exist), confusion.csv and
-// confusion.png (rows true class, columns mapped cluster). Returns the file names written.
+// confusion.png (rows true class, columns mapped cluster; labelled sets only). Returns the file names written.
 inline std::vector<std::string> write_eval_outputs(const std::string& dir, const EvalResult& r,
                                                    const std::vector<std::string>& class_names = {},
                                                    const Tensor& backbone = Tensor()) {
@@ -247,6 +289,7 @@ inline std::vector<std::string> write_eval_outputs(const std::string& dir, const
   } else if (backbone.defined()) {
     io::write_npy(put("features.npy"), backbone);
   }
+  if (!r.labelled()) return files;  // no confusion matrix without labels
   const ConfusionMatrix cm = confusion_matrix(r.metrics);
   std::vector<std::string> names = class_names;
   if (static_cast<int>(names.size()) != cm.num_classes) names.clear();

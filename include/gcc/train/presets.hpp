@@ -7,6 +7,8 @@
 //                         phase 2 and evaluation on train+test (13,000); self-labelling 500 / 100 / Cutout 32
 //   imagenet-10, -dogs    resnet18-stl, batch 96, 96x96 (from 112 px), K 10 / 15; self-labelling as STL-10
 //   tiny-imagenet         resnet34-stl, batch 128, 64x64, K 200; self-labelling as STL-10 (no release file)
+//   auto                  your own images (folder, list, idx, npy): the fashion-mnist recipe, and a plan from
+//                         the data and a time budget when the run starts (auto_plan.hpp)
 //   fashion-mnist         the CPU default (not the release): 1-channel 28x28, ResNet-18 of base width 8 with
 //                         the stem max-pool, trained on 20,000 images, evaluated on all 70,000; schedule, lr
 //                         and phase-1 AGC tuned for a run of about 6 minutes on 2 cores; self-labelling 500 / 5
@@ -98,10 +100,20 @@ inline Config preset(const std::string& name) {
     c.hue = 0;
     c.gray_p = 0;
     detail::selflabel_schedule(c, 500, 5);
+  } else if (d == "auto") {
+    // A user's images (dataset folder / list / idx / npy): the fashion-mnist recipe (narrow ResNet-18,
+    // phase-1 AGC, lr 0.2) with the data-dependent keys left to the plan (auto_plan.hpp) made when the
+    // run starts: width, sizes, channels, batch, epochs, switch, refresh, subset, normalisation, K.
+    c = preset("fashion-mnist");
+    c.preset = "auto";
+    c.dataset = "folder";
+    c.auto_plan = true;
+    c.data_stats = true;
+    c.train_subset = 0;
   } else {
     std::string known;
     for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
-    GCC_FAIL("unknown preset '", name, "'; known presets: ", known);
+    GCC_FAIL("unknown preset '", name, "'; known presets: ", known, ", auto (your own images)");
   }
   return c;
 }

@@ -309,8 +309,7 @@ class SelfLabelTrainer {
   void summary_line(const SelfLabelEpochReport& r) {
     char extra[256] = "";
     if (r.evaluated)
-      std::snprintf(extra, sizeof extra, "  | ACC %.4f NMI %.4f ARI %.4f top-5 %.4f (%.0f s)", r.eval.metrics.acc,
-                    r.eval.metrics.nmi, r.eval.metrics.ari, r.eval.metrics.top5, r.eval.seconds);
+      std::snprintf(extra, sizeof extra, "  | %s (%.0f s)", eval_summary(r.eval).c_str(), r.eval.seconds);
     progress_.line("selflabel epoch %d/%d  loss %.4f  confident %.1f%%  updates %lld  no-confident batches %lld  "
                    "lr %.3g  %.0f img/s  %.1f s%s",
                    r.epoch + 1, cfg_.selflabel.epochs, r.mean_loss, 100.0 * r.confident_fraction, static_cast<long long>(r.updates),
