@@ -4,6 +4,7 @@
 //   ./build/examples/gcc_train --preset fashion-mnist            # the CPU default (about 6 min on 2 cores)
 //   ./build/examples/gcc_train --preset cifar-10 --data-root ~/data/cifar10 --device cuda
 //   ./build/examples/gcc_train --resume runs/fashion-mnist-20250101-120000
+//   ./build/examples/gcc_train --dataset folder --data-root ~/my_images --minutes 10
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -30,12 +31,21 @@ const char* kUsage =
     "  config.yaml (every key; --config reads it back), checkpoint.safetensors (atomic; model under the\n"
     "  release's state_dict names, optimiser, RNG, feature memory, neighbours), metrics.jsonl (one JSON\n"
     "  object per epoch), and at the end features.npy [N,128], probabilities.npy [N,K], predictions.npy [N],\n"
-    "  targets.npy [N], neighbours.npy [n,k], confusion.csv and confusion.png.\n"
+    "  targets.npy [N], neighbours.npy [n,k], confusion.csv and confusion.png (with labels), evaluation.json\n"
+    "  (GCC's figures beside k-means on the pixels and on the embeddings), gallery.png (each cluster's most\n"
+    "  confident images) and curves.png (the metrics per epoch).\n"
     "Ctrl-C finishes the current step, writes a checkpoint and exits (code 130); --resume DIR continues.\n"
     "\n"
     "options:\n"
     "  --preset NAME        cifar-10, cifar-20, stl-10, imagenet-10, imagenet-dogs, tiny-imagenet,\n"
-    "                       fashion-mnist (the CPU default; default when nothing else is given)\n"
+    "                       fashion-mnist (the CPU default; default when nothing else is given), auto (a plan\n"
+    "                       from the data and --minutes; the default for your own images)\n"
+    "  --dataset KIND       your own images: folder (class sub-folders give labels, a flat folder has none),\n"
+    "                       list (\"path label\" or \"path\" lines), idx (MNIST-format images file), npy (uint8\n"
+    "                       [N,H,W] or [N,H,W,C]); --data-root PATH says where, --labels-file FILE (idx, npy)\n"
+    "  --unlabelled         ignore the labels of your images\n"
+    "  --minutes M          the automatic plan's training budget (default 10)\n"
+    "  --image-size S       resize every image to S x S (needed for a folder of mixed sizes)\n"
     "  --config FILE        a YAML config: a run's config.yaml, or an experiment file in the release's layout\n"
     "                       (examples/configs/end2end_*.yml); applied on top of --preset\n"
     "  --resume DIR         continue the run in DIR from its checkpoint.safetensors (which holds the config)\n"

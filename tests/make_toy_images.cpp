@@ -4,7 +4,7 @@
 // stripe period, plus pixel noise; the same seed gives the same bytes on every run and machine. Also
 // writes the bad inputs the CLIs must refuse (empty folder, broken PNG, mixed sizes or channels, .npy
 // files of the wrong dtype, rank or length). Pure C++: PNGs with gcc::io::write_png, .npy with the
-// toolkit's writers ('|u1' through io_detail::write_npy_bytes), gzip'ed IDX files with zlib.
+// toolkit's writers (write_npy_u8 for '|u1'), gzip'ed IDX files with zlib.
 #include <zlib.h>
 
 #include <cmath>
@@ -99,7 +99,7 @@ std::string numbered(const char* stem, int i) {
 
 void save_npy_u8(const fs::path& path, const std::vector<unsigned char>& v, const std::vector<int64_t>& shape) {
   gcc::io::io_detail::check_count("make_toy_images", path.string(), v.size(), shape);
-  gcc::io::io_detail::write_npy_bytes(path.string(), "|u1", shape, v.data(), 1, "make_toy_images");
+  gcc::io::write_npy_u8(path.string(), v.data(), shape);
 }
 
 void save_bytes(const fs::path& path, const std::string& bytes) {

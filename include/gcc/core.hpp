@@ -45,3 +45,4 @@
 #include "eval/hungarian.hpp"
 #include "eval/metrics.hpp"
 #include "eval/confusion.hpp"
+#include "eval/kmeans.hpp"

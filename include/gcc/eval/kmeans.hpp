@@ -1,13 +1,14 @@
 // k-means baseline reported beside every evaluation: greedy k-means++ seeding (scikit-learn's variant,
-// 2 + floor(ln k) candidates per centre), Lloyd iterations, several restarts keeping the lowest inertia.
-// Distances to the centres go through OpenBLAS (||x||^2 - 2 x.c + ||c||^2) over blocks of rows, so
-// the extra memory is O(block * k + N), never O(N * k).
+// 2 + floor(ln k) candidates per centre), Lloyd passes (an emptied cluster takes the point farthest from
+// its centre), restarts keeping the lowest inertia. Distances ||x||^2 - 2 x.c + ||c||^2 go through
+// OpenBLAS over blocks of rows: O(block * k + N log k) extra memory, never [N, k].
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "../core/blas.hpp"
@@ -36,8 +37,6 @@ struct KMeansResult {
 
 namespace detail {
 
-constexpr int64_t kKMeansBlockRows = 4096;
-
 // Squared norms of the rows of a [rows, d] matrix, summed in double.
 inline std::vector<double> kmeans_row_sq_norms(const float* a, int64_t rows, int64_t d) {
   std::vector<double> sq(static_cast<std::size_t>(rows));  // [rows]
@@ -60,13 +59,14 @@ inline double kmeans_sq_dist(const float* a, const float* b, int64_t d) {
   return s;
 }
 
-// visit(row0, rows, dist) for consecutive blocks of x [N, D]; dist [rows, k] holds the squared distances
-// ||x||^2 - 2 x.c + ||c||^2 (clamped at 0) of those rows to the centres c [k, D].
+// visit(i, dist_i) for every row i of x [N, D] (in parallel, rows independent), dist_i [k] holding
+// ||x_i||^2 - 2 x_i.c + ||c||^2 (clamped at 0) for the centres c [k, D]. The products come from OpenBLAS
+// over blocks of 4096 to 16384 rows (2^20 / k): 2 * block * k floats of scratch, never [N, k].
 template <typename Visit>
-void kmeans_distance_blocks(const float* x, const std::vector<double>& x_sq, int64_t n, int64_t d,
-                            const float* centres, int64_t k, Visit&& visit) {
+void kmeans_distances(const float* x, const std::vector<double>& x_sq, int64_t n, int64_t d,
+                      const float* centres, int64_t k, Visit&& visit) {
   const std::vector<double> c_sq = kmeans_row_sq_norms(centres, k, d);  // [k]
-  const int64_t block = std::min(n, kKMeansBlockRows);
+  const int64_t block = std::min(n, std::clamp<int64_t>((int64_t(1) << 20) / k, 4096, 16384));
   std::vector<float> dot(static_cast<std::size_t>(k * block));   // [k, block] -2 c.x
   std::vector<float> dist(static_cast<std::size_t>(block * k));  // [block, k]
   for (int64_t row0 = 0; row0 < n; row0 += block) {
@@ -79,8 +79,8 @@ void kmeans_distance_blocks(const float* x, const std::vector<double>& x_sq, int
       for (int64_t j = 0; j < k; ++j)
         di[j] = static_cast<float>(std::max(0.0, xi_sq + dot[static_cast<std::size_t>(j * rows + i)] +
                                                      c_sq[static_cast<std::size_t>(j)]));
+      visit(row0 + i, static_cast<const float*>(di));
     }, 256);
-    visit(row0, rows, static_cast<const float*>(dist.data()));
   }
 }
 
@@ -99,10 +99,9 @@ inline int64_t kmeans_draw(const std::vector<double>& cumulative, Rng& rng) {
 inline int64_t kmeans_best_candidate(const std::vector<float>& closest, const std::vector<float>& cand_dist,
                                      int64_t trials) {
   std::vector<double> potential(static_cast<std::size_t>(trials), 0.0);  // [trials]
+  const std::size_t nt = potential.size();
   for (std::size_t i = 0; i < closest.size(); ++i)
-    for (int64_t t = 0; t < trials; ++t)
-      potential[static_cast<std::size_t>(t)] +=
-          std::min(closest[i], cand_dist[i * static_cast<std::size_t>(trials) + static_cast<std::size_t>(t)]);
+    for (std::size_t t = 0; t < nt; ++t) potential[t] += std::min(closest[i], cand_dist[i * nt + t]);
   return std::min_element(potential.begin(), potential.end()) - potential.begin();
 }
 
@@ -112,34 +111,32 @@ inline std::vector<float> kmeans_plus_plus(const float* x, const std::vector<dou
                                            int64_t d, int64_t k, Rng& rng) {
   const auto row = [&](int64_t i) { return x + i * d; };
   const int64_t trials = 2 + static_cast<int64_t>(std::log(static_cast<double>(k)));
-  std::vector<float> centres(static_cast<std::size_t>(k * d));         // [k, D]
-  std::vector<float> closest(static_cast<std::size_t>(n));             // [N] to the nearest chosen centre
-  std::vector<double> cumulative(static_cast<std::size_t>(n));         // [N] running sums of closest
-  std::vector<float> cand(static_cast<std::size_t>(trials * d));       // [trials, D]
-  std::vector<float> cand_dist(static_cast<std::size_t>(n * trials));  // [N, trials]
-  std::vector<int64_t> cand_id(static_cast<std::size_t>(trials));      // [trials]
+  const std::size_t nt = static_cast<std::size_t>(trials);
+  std::vector<float> centres(static_cast<std::size_t>(k * d));  // [k, D]
+  std::vector<float> closest(static_cast<std::size_t>(n));      // [N] to the nearest chosen centre
+  std::vector<double> cumulative(closest.size());               // [N] running sums of closest
+  std::vector<float> cand(nt * static_cast<std::size_t>(d));    // [trials, D]
+  std::vector<float> cand_dist(closest.size() * nt);            // [N, trials]
+  std::vector<int64_t> cand_id(nt);                             // [trials]
   const int64_t first = static_cast<int64_t>(rng.below(static_cast<uint64_t>(n)));
   std::copy(row(first), row(first) + d, centres.begin());
-  kmeans_distance_blocks(x, x_sq, n, d, centres.data(), 1, [&](int64_t row0, int64_t rows, const float* dist) {
-    std::copy(dist, dist + rows, closest.begin() + row0);
-  });
+  kmeans_distances(x, x_sq, n, d, centres.data(), 1,
+                   [&](int64_t i, const float* dist) { closest[static_cast<std::size_t>(i)] = dist[0]; });
   closest[static_cast<std::size_t>(first)] = 0.f;
   for (int64_t c = 1; c < k; ++c) {
     std::partial_sum(closest.begin(), closest.end(), cumulative.begin(), std::plus<double>());
-    for (int64_t t = 0; t < trials; ++t) {
-      cand_id[static_cast<std::size_t>(t)] = kmeans_draw(cumulative, rng);
-      std::copy(row(cand_id[static_cast<std::size_t>(t)]), row(cand_id[static_cast<std::size_t>(t)]) + d,
-                cand.begin() + t * d);
+    for (std::size_t t = 0; t < nt; ++t) {
+      cand_id[t] = kmeans_draw(cumulative, rng);
+      std::copy(row(cand_id[t]), row(cand_id[t]) + d, cand.begin() + static_cast<int64_t>(t) * d);
     }
-    kmeans_distance_blocks(x, x_sq, n, d, cand.data(), trials, [&](int64_t row0, int64_t rows, const float* dist) {
-      std::copy(dist, dist + rows * trials, cand_dist.begin() + row0 * trials);
+    kmeans_distances(x, x_sq, n, d, cand.data(), trials, [&](int64_t i, const float* dist) {
+      std::copy(dist, dist + trials, cand_dist.begin() + i * trials);
     });
-    const int64_t best = kmeans_best_candidate(closest, cand_dist, trials);
-    for (int64_t i = 0; i < n; ++i)
-      closest[static_cast<std::size_t>(i)] = std::min(closest[static_cast<std::size_t>(i)],
-                                                      cand_dist[static_cast<std::size_t>(i * trials + best)]);
-    closest[static_cast<std::size_t>(cand_id[static_cast<std::size_t>(best)])] = 0.f;  // no rounding residue
-    std::copy(cand.begin() + best * d, cand.begin() + (best + 1) * d, centres.begin() + c * d);
+    const std::size_t best = static_cast<std::size_t>(kmeans_best_candidate(closest, cand_dist, trials));
+    for (std::size_t i = 0; i < closest.size(); ++i)
+      closest[i] = std::min(closest[i], cand_dist[i * nt + best]);
+    closest[static_cast<std::size_t>(cand_id[best])] = 0.f;  // exactly 0, no rounding residue
+    std::copy(row(cand_id[best]), row(cand_id[best]) + d, centres.begin() + c * d);
   }
   return centres;
 }
@@ -147,25 +144,23 @@ inline std::vector<float> kmeans_plus_plus(const float* x, const std::vector<dou
 // Nearest centre of every point (ties: lowest index) and its exact squared distance dist [N].
 // Returns how many assignments changed.
 inline int64_t kmeans_assign(const float* x, const std::vector<double>& x_sq, int64_t n, int64_t d,
-                             const float* centres, int64_t k, std::vector<int>& assignment, std::vector<double>& dist) {
+                             const float* centres, int64_t k, std::vector<int>& assignment,
+                             std::vector<double>& dist) {
   std::vector<char> changed(static_cast<std::size_t>(n), 0);  // [N]
-  kmeans_distance_blocks(x, x_sq, n, d, centres, k, [&](int64_t row0, int64_t rows, const float* block) {
-    parallel_for(rows, [&](int64_t r) {
-      const float* dr = block + r * k;
-      const int best = static_cast<int>(std::min_element(dr, dr + k) - dr);  // the first minimum
-      const std::size_t i = static_cast<std::size_t>(row0 + r);
-      changed[i] = assignment[i] != best;
-      assignment[i] = best;
-      dist[i] = kmeans_sq_dist(x + (row0 + r) * d, centres + best * d, d);
-    }, 64);
+  kmeans_distances(x, x_sq, n, d, centres, k, [&](int64_t i, const float* dist_i) {
+    const int best = static_cast<int>(std::min_element(dist_i, dist_i + k) - dist_i);  // the first minimum
+    const std::size_t si = static_cast<std::size_t>(i);
+    changed[si] = assignment[si] != best;
+    assignment[si] = best;
+    dist[si] = kmeans_sq_dist(x + i * d, centres + best * d, d);
   });
   return std::count(changed.begin(), changed.end(), char(1));
 }
 
 // Centres [k, D] <- the means of their points, summed in double over column chunks (each column in point
 // order: the same sums for any thread count). Empty clusters keep their centre here; returns sizes [k].
-inline std::vector<int64_t> kmeans_update(const float* x, int64_t n, int64_t d, const std::vector<int>& assignment,
-                                          int64_t k, float* centres) {
+inline std::vector<int64_t> kmeans_update(const float* x, int64_t n, int64_t d,
+                                          const std::vector<int>& assignment, int64_t k, float* centres) {
   std::vector<int64_t> count(static_cast<std::size_t>(k), 0);  // [k]
   for (const int a : assignment) ++count[static_cast<std::size_t>(a)];
   const int64_t width = std::clamp<int64_t>((d + 2 * num_threads() - 1) / (2 * num_threads()), 64, 256);
@@ -178,10 +173,10 @@ inline std::vector<int64_t> kmeans_update(const float* x, int64_t n, int64_t d, 
       for (int64_t j = 0; j < w; ++j) s[j] += xi[j];
     }
     for (int64_t c = 0; c < k; ++c) {
-      const int64_t size = count[static_cast<std::size_t>(c)];
+      const double size = static_cast<double>(count[static_cast<std::size_t>(c)]);
       if (size == 0) continue;
-      for (int64_t j = 0; j < w; ++j)
-        centres[c * d + j0 + j] = static_cast<float>(sum[static_cast<std::size_t>(c * w + j)] / static_cast<double>(size));
+      const double* s = sum.data() + c * w;
+      for (int64_t j = 0; j < w; ++j) centres[c * d + j0 + j] = static_cast<float>(s[j] / size);
     }
   });
   return count;

@@ -65,6 +65,10 @@ inline void write_npy_i64(const std::string& path, const int64_t* data, const st
 inline void write_npy_i32(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape) {
   io_detail::write_npy_bytes(path, "<i4", shape, data, 4, "write_npy");
 }
+// uint8 ('|u1'), e.g. images [N, H, W, C] for the .npy image source (data/user_images.hpp).
+inline void write_npy_u8(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
+  io_detail::write_npy_bytes(path, "|u1", shape, data, 1, "write_npy");
+}
 inline void write_npy(const std::string& path, const std::vector<float>& v, const std::vector<int64_t>& shape) {
   io_detail::check_count("write_npy", path, v.size(), shape);
   write_npy_f32(path, v.data(), shape);

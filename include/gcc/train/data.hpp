@@ -74,12 +74,32 @@ inline UserImagesOptions user_images_options(const Config& cfg) {
   return o;
 }
 
+// Whether eval_set "test" is available: cifar-10 / cifar-20 (the 10,000 test images), stl-10 (8,000),
+// fashion-mnist (10,000).
+inline bool has_test_split(const std::string& dataset) {
+  const std::string d = canonical_dataset(dataset);
+  return d == "cifar-10" || d == "cifar-20" || d == "stl-10" || d == "fashion-mnist";
+}
+
+// The test split of cfg's dataset (see has_test_split; others throw naming the dataset).
+inline std::shared_ptr<const ImageDataset> read_test_split(const Config& cfg) {
+  const std::string d = canonical_dataset(cfg.dataset);
+  GCC_CHECK(has_test_split(d), "eval_set test: the dataset '", cfg.dataset, "' has no test split; expected eval_set "
+            "train or all (test exists for cifar-10, cifar-20, stl-10, fashion-mnist)");
+  if (d == "cifar-10") return std::make_shared<const ImageDataset>(read_cifar10(cfg.data_root, "test"));
+  if (d == "cifar-20") return std::make_shared<const ImageDataset>(read_cifar20(cfg.data_root, "test"));
+  if (d == "stl-10") return std::make_shared<const ImageDataset>(read_stl10(cfg.data_root, "test"));
+  return std::make_shared<const ImageDataset>(read_fashion_mnist(cfg.data_root, "test"));
+}
+
 // The training and evaluation sets from every image of a dataset: train_subset picks a seeded random
-// subset to train on; eval_set "all" evaluates on every image, "train" on the training images.
+// subset to train on; eval_set "all" evaluates on every image, "train" on the training images, "test"
+// on the test split (read here).
 inline TrainData train_data_from(const Config& cfg, std::shared_ptr<const ImageDataset> full) {
   std::shared_ptr<const ImageDataset> tr = full;
   if (cfg.train_subset > 0 && cfg.train_subset < full->n)
     tr = std::make_shared<const ImageDataset>(random_subset(*full, cfg.train_subset, cfg.seed));
+  if (cfg.eval_set == "test") return TrainData::single(tr, read_test_split(cfg));
   return TrainData::single(tr, cfg.eval_set == "all" ? full : tr);
 }
 
@@ -107,7 +127,7 @@ inline TrainData load_train_data(const Config& cfg) {
     TrainData t;
     t.phase1 = big;
     t.phase2 = std::make_shared<const ImageDataset>(std::move(small));
-    t.eval = t.phase2;
+    t.eval = cfg.eval_set == "test" ? read_test_split(cfg) : t.phase2;
     t.phase1_ids.resize(static_cast<std::size_t>(big->n));
     std::iota(t.phase1_ids.begin(), t.phase1_ids.end(), int64_t{0});
     for (int64_t i = 0; i < t.phase2->n; ++i) t.phase2_ids.push_back(stl10_identity("train+test", i, n_train, n_unl));
@@ -121,11 +141,13 @@ inline TrainData load_train_data(const Config& cfg) {
 }
 
 // The images self-labelling trains on and evaluates on: the end-to-end run's phase-2 set and evaluation
-// set. STL-10 reads only train+test (13,000), not the 113,000 images of phase 1.
+// set (eval_set test: the test split, SPEC §5). STL-10 reads only train+test (13,000), not the 113,000
+// images of phase 1.
 inline TrainData load_selflabel_data(const Config& cfg) {
   if (canonical_dataset(cfg.dataset) == "stl-10") {
     GCC_CHECK(cfg.train_subset == 0, "load_selflabel_data: train_subset is not supported for stl-10; set it to 0");
-    return TrainData::single(std::make_shared<const ImageDataset>(read_stl10(cfg.data_root, "train+test")));
+    auto both = std::make_shared<const ImageDataset>(read_stl10(cfg.data_root, "train+test"));
+    return TrainData::single(both, cfg.eval_set == "test" ? read_test_split(cfg) : both);
   }
   return load_train_data(cfg);
 }
