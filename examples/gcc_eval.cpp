@@ -27,7 +27,8 @@ const char* kUsage =
     "Writes into the output folder: metrics.json, confusion.csv, confusion.png, predictions.npy [N] int64,\n"
     "targets.npy [N] int64 (-1 = unlabelled), probabilities.npy [N, K], features.npy (the 128-d embeddings,\n"
     "or the backbone features [N, F] for a checkpoint without contrastive head), backbone_features.npy\n"
-    "(with --backbone-features).\n"
+    "(with --backbone-features), evaluation.json (the figures beside k-means on the pixels and on the\n"
+    "features), gallery.png (each cluster's most confident images).\n"
     "\n"
     "options:\n"
     "  --checkpoint FILE    the checkpoint (.safetensors) to evaluate\n"
@@ -81,7 +82,8 @@ int run_main(int argc, char** argv) {
   o.progress = quiet ? nullptr : stderr;
   const auto t0 = std::chrono::steady_clock::now();
   if (!quiet) std::fprintf(stderr, "gcc_eval: evaluating %s (%d threads)\n", checkpoint.c_str(), gcc::num_threads());
-  const gcc::train::CheckpointEvaluation r = gcc::train::evaluate_checkpoint(ck, cfg, o);
+  const std::shared_ptr<const gcc::ImageDataset> images = gcc::train::evaluation_images(cfg);
+  const gcc::train::CheckpointEvaluation r = gcc::train::evaluate_checkpoint(ck, cfg, o, images);
   const gcc::train::EvalResult& e = r.eval;
   const std::string out = !a.flag("out").empty() ? a.flag("out") : dirname_of(checkpoint) + "/eval-" + r.config.dataset;
   gcc::io::make_dirs(out);
@@ -94,6 +96,7 @@ int run_main(int argc, char** argv) {
   gcc::io::write_file_atomically(out + "/metrics.json", j.str() + "\n", "gcc_eval");
   files.insert(files.begin(), "metrics.json");
 
+  for (const std::string& f : gcc_examples::write_run_report("gcc_eval", out, r.config, *images, e)) files.push_back(f);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("gcc_eval: %s (%s%s, K = %lld) on %lld images of %s (%lld labelled):\n", checkpoint.c_str(),
               r.setup.empty() ? (r.has_contrastive_head ? "end-to-end model" : "model") : r.setup.c_str(),

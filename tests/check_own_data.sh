@@ -3,11 +3,12 @@
 # every format the CLIs read (--dataset folder | list | idx | npy; with and without labels) each train a
 # tiny gcc_train run that must exit 0 and write every output file (confusion.* only when labelled) and a
 # k-means baseline line; a folder with one broken image trains with a "skipped" warning; gcc_predict on
-# the training images reproduces the run's predictions.npy byte for byte; and bad inputs (empty folder,
+# the training images reproduces the run's predictions.npy byte for byte; gcc_selflabel trains from an
+# unlabelled run and gcc_eval scores a labelled one; and bad inputs (empty folder,
 # mixed sizes or channels, wrong .npy dtype, rank or label count, K > N, --minutes 0) exit 1 with a
 # message naming the problem and leave no --out folder behind.
 # Usage: check_own_data.sh BIN_DIR MAKE_TOY_IMAGES
-#   BIN_DIR          folder holding gcc_train and gcc_predict
+#   BIN_DIR          folder holding gcc_train, gcc_predict, gcc_selflabel and gcc_eval
 #   MAKE_TOY_IMAGES  the make_toy_images binary
 # Prints PASS/FAIL per check and a summary; exit 0 when all passed, 1 otherwise (2: bad usage).
 # KEEP_TMP=1 keeps the temporary folder (data, runs, logs) and prints where it is.
@@ -181,6 +182,24 @@ fi
 [ -d "$tmp/runs/folder" ] && predict folder folder 240 --dataset folder --data-root "$data/folder"
 [ -d "$tmp/runs/npy" ] && predict npy npy 240 --dataset npy --data-root "$data/npy/images.npy" \
   --labels-file "$data/npy/labels.npy"
+
+# ---- self-labelling of an unlabelled run, evaluation of a labelled one ----------------------------
+if [ -d "$tmp/runs/flat" ]; then
+  "$bin/gcc_selflabel" --checkpoint "$tmp/runs/flat/checkpoint.safetensors" --epochs 1 --batch-size 64 --threads 2 \
+    --quiet --out "$tmp/runs/flat_sl" > "$tmp/logs/flat_sl.out" 2> "$tmp/logs/flat_sl.err"
+  src=$?
+  [ $src -eq 0 ] && [ -s "$tmp/runs/flat_sl/gallery.png" ] && grep -q 'no labels' "$tmp/logs/flat_sl.out"
+  verdict $? "selflabel flat: gcc_selflabel trains an unlabelled run and reports the diagnostics" \
+    "selflabel flat: exit $src, or no gallery.png / 'no labels' line" || show "$tmp/logs/flat_sl.err"
+fi
+if [ -d "$tmp/runs/folder" ]; then
+  "$bin/gcc_eval" --checkpoint "$tmp/runs/folder/checkpoint.safetensors" --quiet --out "$tmp/runs/folder_eval" \
+    > "$tmp/logs/folder_eval.out" 2> "$tmp/logs/folder_eval.err"
+  erc=$?
+  [ $erc -eq 0 ] && grep -q 'ACC' "$tmp/logs/folder_eval.out" && [ -s "$tmp/runs/folder_eval/confusion.png" ]
+  verdict $? "eval folder: gcc_eval scores the run on its folder" "eval folder: exit $erc, or no ACC / confusion.png" ||
+    show "$tmp/logs/folder_eval.err"
+fi
 
 # ---- bad inputs: exit 1, a message naming the problem, no output folder ---------------------------
 ok="--num-clusters 3 --minutes 1"

@@ -121,7 +121,7 @@ TEST_CASE("config: the key table drives overrides and validation") {
   CHECK(c.lr == 0.3f);
   CHECK(c.selflabel.lr == 2e-5f);
   // errors name the argument, the key and what is expected
-  CHECK(error_of([&] { apply_override(c, "learning_rate", "1"); }).find("learning_rate: unknown key; known keys: preset, dataset,") !=
+  CHECK(error_of([&] { apply_override(c, "learning_rate", "1"); }).find("learning_rate: unknown key; known keys: preset, auto_plan, minutes, dataset,") !=
         std::string::npos);
   CHECK(error_of([&] { apply_override(c, "epochs", "ten"); })
             .find("command line (--epochs ten): epochs: 'ten' is not an integer") != std::string::npos);
@@ -135,8 +135,8 @@ TEST_CASE("config: the key table drives overrides and validation") {
   v.batch_size = 1;
   CHECK(error_of([&] { validate(v); }).find("config key 'batch_size' = 1 is invalid: must be >= 2") != std::string::npos);
   v = preset("cifar-10");
-  v.eval_set = "test";
-  CHECK(error_of([&] { validate(v); }).find("'eval_set' = test is invalid: must be one of: train, all") != std::string::npos);
+  v.eval_set = "val";
+  CHECK(error_of([&] { validate(v); }).find("'eval_set' = val is invalid: must be one of: train, all, test") != std::string::npos);
   v = preset("cifar-10");
   v.selflabel.confidence_threshold = 1.f;
   CHECK(error_of([&] { validate(v); }).find("'selflabel.confidence_threshold' = 1 is invalid: must be in [0, 1)") !=
@@ -287,7 +287,7 @@ TEST_CASE("config: errors name the file, the key, the line and what to do") {
         std::string::npos);
   CHECK(read_error("criterion_kwargs:\n  temperatur: 0.1\n").find("config.yml: criterion_kwargs.temperatur: unknown key") !=
         std::string::npos);
-  CHECK(read_error("epoch: 10\n").find("config.yml: epoch: unknown key; known keys: preset, dataset,") != std::string::npos);
+  CHECK(read_error("epoch: 10\n").find("config.yml: epoch: unknown key; known keys: preset, auto_plan, minutes, dataset,") != std::string::npos);
   CHECK(read_error("epochs: 10.5\n").find("config.yml: epochs: '10.5' is not an integer (line 1)") != std::string::npos);
   CHECK(read_error("epochs: \"10\"\n").find("'10' is not an integer") != std::string::npos);
   CHECK(read_error("batch_size:\n").find("config.yml: batch_size: an empty value is not an integer") != std::string::npos);

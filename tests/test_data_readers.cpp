@@ -499,8 +499,8 @@ TEST_CASE("image folder: ImageFolder order, grey -> 3 channels, resize to S, lis
   CHECK(l2.entries[0].path == "dog/c.png");
   CHECK(l2.entries[1].label == 0);
   CHECK(l2.root == root);
-  write_text(t / "bad.txt", "cat/b.png zero\n");
-  CHECK(has(error_of([&] { gcc::read_image_list_file(t / "bad.txt", root); }), "line 1: label 'zero' is not an integer"));
+  write_text(t / "bad.txt", "cat/b.png 1x\n");
+  CHECK(has(error_of([&] { gcc::read_image_list_file(t / "bad.txt", root); }), "line 1: label '1x' is not a non-negative integer"));
   write_text(t / "bad2.txt", "cat/b.png 2\n");
   CHECK(has(error_of([&] { gcc::read_image_list_file(t / "bad2.txt", root, {"cat", "dog"}); }), "label 2 is out of range 0..1"));
 }

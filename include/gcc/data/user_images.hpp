@@ -28,6 +28,7 @@ struct UserImagesOptions {
   int image_size = 0;        // > 0: every image becomes S x S (shorter side to S, centre crop); 0: as stored
   int max_size = 0;          // with image_size 0: images whose shorter side exceeds this become max_size square
   bool use_cache = true;     // folder / list: keep decoded images in the image cache (image_cache.hpp)
+  bool verbose = true;       // folder / list: one line on stderr when the cache is (re)built
 };
 
 struct UserImages {
@@ -129,7 +130,7 @@ inline UserImages read_listed_images(ImageList list, const UserImagesOptions& op
   co.size = check_folder_images(list, opt, u, channels);
   co.channels = channels;
   co.use_cache = opt.use_cache;
-  co.verbose = false;
+  co.verbose = opt.verbose;
   if (opt.unlabelled) {
     for (ImageEntry& e : list.entries) e.label = -1;
     list.class_names.clear();

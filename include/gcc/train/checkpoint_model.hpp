@@ -145,6 +145,13 @@ struct CheckpointEvaluation {
   std::vector<std::string> class_names;
 };
 
+// The evaluation set of cfg (STL-10: from train+test only; a user's images: all of them).
+inline std::shared_ptr<const ImageDataset> evaluation_images(const Config& cfg) {
+  Config dc = cfg;
+  dc.train_subset = dc.eval_set == "all" ? 0 : dc.train_subset;  // only the evaluation set is needed
+  return load_selflabel_data(dc).eval;
+}
+
 // Rebuilds the checkpoint's model for `cfg` (normally checkpoint_config(ck) with the user's changes; a K
 // / backbone mismatch or an unknown dataset throw gcc::Error naming the file or key) and evaluates it on
 // the evaluation set of cfg (or on `images` when given). Features: the RGC embeddings when the
@@ -158,11 +165,7 @@ inline CheckpointEvaluation evaluate_checkpoint(const io::Checkpoint& ck, const 
   r.setup = m.setup;
   r.has_contrastive_head = m.has_contrastive_head;
   if (ck.has_epoch()) r.epoch = ck.epoch();
-  if (!images) {
-    Config dc = r.config;
-    dc.train_subset = dc.eval_set == "all" ? 0 : dc.train_subset;  // only the evaluation set is needed
-    images = load_selflabel_data(dc).eval;  // STL-10: train+test only
-  }
+  if (!images) images = evaluation_images(r.config);
   r.dataset_name = images->name;
   r.class_names = images->class_names;
   EvalOptions eo = eval_options(r.config);
