@@ -1,6 +1,7 @@
 // gcc_predict: a trained model assigns images to its clusters -- a run's checkpoint plus a folder, list
 // file, IDX file or .npy array of images -> a CSV of (index, path, cluster, confidence, top-3 clusters),
-// the features and probabilities as .npy. Batch inference on the CPU or CUDA (--device).
+// the features and probabilities as .npy. Batch inference on the CPU, or on a GPU with gcc_predict_cuda
+// (the same program built with the CUDA backend, gcc_predict_cuda.cu) and --device cuda.
 //
 //   ./build/examples/gcc_predict --run runs/folder-20261203-120000 --dataset folder --data-root ~/new_photos
 //   ./build/examples/gcc_predict --checkpoint model.safetensors --dataset npy --data-root images.npy --out preds
@@ -36,7 +37,8 @@ const char* kUsage =
     "  --labels-file FILE   idx / npy labels (optional; ACC etc. are then reported)\n"
     "  --unlabelled         ignore labels (class sub-folders, list labels)\n"
     "  --out DIR            output folder (default: <run>/predict-<dataset>)\n"
-    "  --device D           cpu, cuda, cuda:N or auto; --eval-batch-size N; --threads N\n"
+    "  --device D           cpu, or with gcc_predict_cuda: cuda, cuda:N (default auto: a GPU when there is one);\n"
+    "                       --eval-batch-size N; --threads N\n"
     "  --quiet              no progress output\n"
     "  --help               this text\n"
     "\n"
@@ -84,6 +86,8 @@ int run_main(int argc, char** argv) {
   GCC_CHECK(ck.has_config(), "'", checkpoint, "' stores no configuration (a converted release model?); use gcc_eval "
             "with --preset for it");
   gcc::train::Config cfg = gcc::train::checkpoint_config(ck);
+  cfg.device = "auto";  // the GPU when this program has the CUDA backend and one is usable, else the CPU
+  cfg.threads = 0;      // all cores, unless --threads says otherwise
   gcc_examples::apply_overrides(cfg, a, Stage::End2End);
   cfg.auto_plan = false;
   gcc::train::validate(cfg);

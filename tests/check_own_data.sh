@@ -100,7 +100,7 @@ predict() {
   pname=$1 prun=$tmp/runs/$2 n=$3
   shift 3
   out=$tmp/pred/$pname
-  "$bin/gcc_predict" --run "$prun" "$@" --out "$out" > "$tmp/logs/predict-$pname.out" 2> "$tmp/logs/predict-$pname.err"
+  "$bin/gcc_predict" --run "$prun" "$@" --threads 2 --out "$out" > "$tmp/logs/predict-$pname.out" 2> "$tmp/logs/predict-$pname.err"
   prc=$?
   if [ $prc -ne 0 ]; then
     fail "predict $pname: gcc_predict exits 0 (got $prc)"
