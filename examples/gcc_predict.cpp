@@ -5,7 +5,9 @@
 //
 //   ./build/examples/gcc_predict --run runs/folder-20261203-120000 --dataset folder --data-root ~/new_photos
 //   ./build/examples/gcc_predict --checkpoint model.safetensors --dataset npy --data-root images.npy --out preds
+#include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -49,10 +51,10 @@ void write_predictions_csv(const std::string& path, const gcc::train::EvalResult
   const int64_t n = r.probabilities.size(0), K = r.probabilities.size(1);
   std::string s = "index,path,cluster,confidence,top3\n";
   const float* p = r.probabilities.data();
+  const int64_t top = std::min<int64_t>(3, K);
+  std::vector<int64_t> order(static_cast<std::size_t>(K));  // [K] cluster ids, reordered per image
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<int64_t> order(static_cast<std::size_t>(K));
-    for (int64_t k = 0; k < K; ++k) order[static_cast<std::size_t>(k)] = k;
-    const int64_t top = std::min<int64_t>(3, K);
+    std::iota(order.begin(), order.end(), int64_t{0});
     std::partial_sort(order.begin(), order.begin() + top, order.end(),
                       [&](int64_t a, int64_t b) { return p[i * K + a] > p[i * K + b] || (p[i * K + a] == p[i * K + b] && a < b); });
     std::string file = i < static_cast<int64_t>(paths.size()) ? paths[static_cast<std::size_t>(i)] : "";
