@@ -7,7 +7,9 @@ set -eu
 case "${1:-}" in
   -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
 esac
-pkgs="cmake make g++ libopenblas-openmp-dev doctest-dev libstb-dev libyaml-cpp-dev zlib1g-dev dataset-fashion-mnist zip unzip"
+# clang-14, libclang-rt-14-dev (libFuzzer, sanitizer runtimes), libomp-14-dev: the fuzz targets (tests/fuzz)
+pkgs="cmake make g++ libopenblas-openmp-dev doctest-dev libstb-dev libyaml-cpp-dev zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist zip unzip
+clang-14 libclang-rt-14-dev libomp-14-dev"
 if [ "${1:-}" = "--reference" ]; then
   pkgs="$pkgs python3 python3-numpy python3-torch python3-sklearn python3-faiss"
 fi

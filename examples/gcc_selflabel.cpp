@@ -131,6 +131,8 @@ int run_main(int argc, char** argv) {
   const std::string out = resuming ? a.flag("resume")
                           : !a.flag("out").empty() ? a.flag("out")
                                                    : gcc_examples::default_run_dir("selflabel-" + cfg.dataset);
+  std::unique_ptr<gcc::io::RunLock> lock;  // one process per run folder
+  gcc_examples::lock_run_folder(lock, "gcc_selflabel", out, false);
   const auto t0 = std::chrono::steady_clock::now();
   std::FILE* log = a.has("quiet") ? nullptr : stderr;
   if (log)
@@ -140,7 +142,7 @@ int run_main(int argc, char** argv) {
   gcc::train::TrainData data = gcc::train::load_selflabel_data(cfg);
   SelfLabelTrainer trainer(cfg, data);
   trainer.set_progress_output(log);
-  gcc::io::make_dirs(out);  // after the data loaded: a failed start leaves no empty run folder
+  gcc_examples::lock_run_folder(lock, "gcc_selflabel", out, true);  // after the data loaded: a failed start leaves no folder
   std::map<std::string, std::string> meta;
   if (resuming) {
     gcc::train::load_selflabel_checkpoint(ck, trainer);

@@ -136,6 +136,8 @@ int run_main(int argc, char** argv) {
                                                    : gcc_examples::default_run_dir(cfg.preset.empty() ? cfg.dataset : cfg.preset);
   const std::string metrics_path = out + "/metrics.jsonl";
 
+  std::unique_ptr<gcc::io::RunLock> lock;  // one process per run folder
+  gcc_examples::lock_run_folder(lock, "gcc_train", out, false);
   const auto t0 = std::chrono::steady_clock::now();
   std::FILE* log = a.has("quiet") ? nullptr : stderr;
   const gcc::Device device = gcc::parse_device(cfg.device);
@@ -147,7 +149,7 @@ int run_main(int argc, char** argv) {
   gcc::train::TrainData data = load_data(cfg, a, log, plan);
   gcc::train::End2EndTrainer trainer(cfg, data);
   trainer.set_progress_output(log);
-  gcc::io::make_dirs(out);  // after the data loaded: a failed start leaves no empty run folder
+  gcc_examples::lock_run_folder(lock, "gcc_train", out, true);  // after the data loaded: a failed start leaves no folder
   if (!resume.empty()) {
     gcc::train::load_end2end_checkpoint(ck, trainer);
     ck = gcc::io::Checkpoint();  // its tensors are in the trainer now

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <exception>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "gcc/core/error.hpp"
 #include "gcc/io/atomic_file.hpp"
 #include "gcc/io/metrics_log.hpp"
+#include "gcc/io/run_lock.hpp"
 #include "gcc/data/user_images.hpp"
 #include "gcc/train/auto_plan.hpp"
 #include "gcc/train/baseline.hpp"
@@ -190,14 +192,34 @@ inline void apply_threads(int threads) {
   openblas_set_num_threads(threads);
 }
 
-// Set by the first Ctrl-C; a second one kills at once (checkpoints are written atomically).
+// Set by the first Ctrl-C or SIGTERM (a scheduler's stop, `kill`); a second one kills at once
+// (checkpoints are written atomically).
 inline std::atomic<bool>& stop_flag() {
   static std::atomic<bool> flag{false};
   return flag;
 }
-extern "C" inline void on_sigint(int) {
+extern "C" inline void on_stop_signal(int) {
   stop_flag().store(true);
   std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+inline void catch_stop_signals(bool on) {
+  std::signal(SIGINT, on ? on_stop_signal : SIG_DFL);
+  std::signal(SIGTERM, on ? on_stop_signal : SIG_DFL);
+}
+
+// The run folder's lock (io/run_lock.hpp), taken once: early when the folder exists already (a resumed
+// or repeated run), else when `create` asks for the folder to be made (after the data loaded, so a
+// failed start leaves no empty folder behind).
+inline void lock_run_folder(std::unique_ptr<gcc::io::RunLock>& lock, const char* program, const std::string& out,
+                            bool create) {
+  if (lock) return;
+  if (!create && !gcc::io::dir_exists(out)) return;
+  gcc::io::make_dirs(out);
+  lock = std::make_unique<gcc::io::RunLock>(out, program);
+  if (const int n = gcc::io::remove_stale_temp_files_in(out))  // left by a process killed while writing
+    std::fprintf(stderr, "%s: removed %d unfinished temporary file%s of a killed run in %s\n", program, n,
+                 n == 1 ? "" : "s", out.c_str());
 }
 
 // "runs/<name>-YYYYmmdd-HHMMSS".
@@ -219,9 +241,23 @@ int fit_run(const char* program, Trainer& t, int epochs, int every, const std::s
             Save&& save, gcc::train::EvalResult& last) {
   const std::string ckpt = out + "/checkpoint.safetensors";
   gcc::io::MetricsLog metrics(out + "/metrics.jsonl");
-  std::signal(SIGINT, on_sigint);
+  catch_stop_signals(true);
   t.set_stop_flag(&stop_flag());
   bool have_last = false;
+  auto at = [&] { return "epoch " + std::to_string(t.next_epoch()) + " step " + std::to_string(t.next_step()); };
+  std::string saved = !gcc::io::file_exists(ckpt) ? std::string()
+                      : t.next_epoch() > 0 || t.next_step() > 0 ? at() : std::string("an earlier run's");
+  auto save_or_explain = [&] {  // a failed write (disk full, quota) names the checkpoint that is still good
+    try {
+      save(ckpt);
+    } catch (const gcc::Error& e) {
+      throw gcc::Error(std::string(e.what()) + "\n" + program + ": the new checkpoint was not written; " +
+                       (saved.empty() ? std::string("there is no earlier one")
+                                      : "the previous one, " + ckpt + " (" + saved + "), is intact") +
+                       ". Free space (or fix the folder) and continue with: " + program + " --resume " + out);
+    }
+    saved = at();
+  };
   try {
     t.fit([&](const auto& r) {
       metrics.append(to_json(r));
@@ -229,14 +265,14 @@ int fit_run(const char* program, Trainer& t, int epochs, int every, const std::s
         last = r.eval;
         have_last = true;
       }
-      if (!r.complete || t.finished() || (r.epoch + 1) % every == 0 || stop_flag()) save(ckpt);
+      if (!r.complete || t.finished() || (r.epoch + 1) % every == 0 || stop_flag()) save_or_explain();
     });
   } catch (const gcc::train::TrainingDiverged& e) {
     std::fprintf(stderr, "%s: %s\n%s: the last good checkpoint is %s\n", program, e.what(), program,
                  gcc::io::file_exists(ckpt) ? ckpt.c_str() : "(none written yet)");
     return 3;
   }
-  std::signal(SIGINT, SIG_DFL);
+  catch_stop_signals(false);
   if (!t.finished()) {
     std::fprintf(stderr, "%s: interrupted at epoch %d step %lld; checkpoint written to %s\n%s: continue with: %s --resume %s\n",
                  program, t.next_epoch() + 1, static_cast<long long>(t.next_step()), ckpt.c_str(), program, program,
@@ -290,6 +326,7 @@ inline void print_result(const char* program, double seconds, const gcc::train::
 
 // main() of a CLI: run_main, with errors printed once as "<program>: <message>".
 inline int run_cli(const char* program, int argc, char** argv, int (*run_main)(int, char**)) {
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes write() fail with EFBIG (reported), not kill us
   try {
     return run_main(argc, argv);
   } catch (const std::exception& e) {

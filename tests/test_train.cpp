@@ -159,6 +159,32 @@ TEST_CASE("train: a NaN loss stops with a message naming epoch and step, nothing
   CHECK(t.next_epoch() == 0);
 }
 
+TEST_CASE("train: a NaN or Inf in an input batch stops the run naming epoch, step, view and image") {
+  const auto imgs = small_images(128);
+  Config cfg = tiny_config();
+  cfg.std = {1e-40f, 1e-40f, 1e-40f};  // valid (> 0) but (x - mean) / std overflows to +-Inf
+  End2EndTrainer t(cfg, TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  const std::vector<float> before = t.model().named_parameters()[0].tensor.to_vector();
+  CHECK_THROWS_WITH_AS(t.train_epoch(), doctest::Contains("input batch of epoch 1 step 0: view 0 of image #"), gcc::Error);
+  CHECK_THROWS_WITH_AS(t.train_epoch(), doctest::Contains("Inf at value"), gcc::Error);
+  CHECK(t.model().named_parameters()[0].tensor.to_vector() == before);
+}
+
+TEST_CASE("train: a non-finite embedding in the feature memory stops the graph refresh naming the image") {
+  const auto imgs = small_images(128);
+  End2EndTrainer t(tiny_config(), TrainData::single(imgs));
+  t.set_progress_output(nullptr);
+  t.train_epoch();  // phase 1 and the refresh after it
+  REQUIRE(t.has_graph());
+  const std::vector<int64_t> graph = t.state().neighbours;
+  Tensor nan_row = Tensor::full(Shape{1, t.memory().dim()}, std::numeric_limits<float>::quiet_NaN());
+  t.memory().push({5}, nan_row);
+  CHECK_THROWS_WITH_AS(t.refresh_neighbours(1), doctest::Contains("embedding of training image #5 holds NaN"),
+                       TrainingDiverged);
+  CHECK(t.state().neighbours == graph);  // no graph was built
+}
+
 TEST_CASE("train: a stop request ends the epoch after the current step; the run continues from there") {
   const auto imgs = small_images(256);
   Config cfg = tiny_config();

@@ -52,7 +52,7 @@ TEST_CASE("user images: .npy arrays [N,H,W] and [N,H,W,C], labels, and their err
   CHECK(u.images.num_classes() == 3);
   CHECK(u.images.image(2)[0] == px[2 * 48]);
   CHECK(u.labelled());
-  gcc::io::write_npy_u8(dir / "g.npy", px.data(), {6, 12, 6});  // grey, not square
+  gcc::io::write_npy_u8(dir / "g.npy", px.data(), {6, 8, 6});  // grey, not square
   u = user_images_read("npy", dir / "g.npy");
   CHECK(u.images.channels == 1);
   CHECK(!u.labelled());

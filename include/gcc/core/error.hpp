@@ -30,6 +30,24 @@ constexpr const char* short_file(const char* file) {
   return rooted != nullptr ? rooted : base;
 }
 
+// "gcc/data/../core/tensor.hpp" -> "gcc/core/tensor.hpp" (a header first reached through a relative
+// include keeps the ".." in __FILE__).
+inline std::string without_dot_dot(const char* path) {
+  std::string out;
+  for (const char* p = path; *p != '\0';) {
+    const char* e = p;
+    while (*e != '\0' && *e != '/') ++e;
+    const std::string part(p, e);
+    const std::size_t cut = out.size() > 1 ? out.find_last_of('/', out.size() - 2) : std::string::npos;
+    if (part == ".." && !out.empty() && out.compare(cut == std::string::npos ? 0 : cut + 1, 3, "../") != 0)
+      out.erase(cut == std::string::npos ? 0 : cut + 1);
+    else
+      out += part + (*e == '/' ? "/" : "");
+    p = *e == '/' ? e + 1 : e;
+  }
+  return out;
+}
+
 inline void append_all(std::ostringstream&) {}
 template <typename T, typename... Rest>
 void append_all(std::ostringstream& os, const T& first, const Rest&... rest) {
@@ -40,7 +58,7 @@ template <typename... Args>
 [[noreturn]] void throw_error(const char* file, int line, const Args&... args) {
   std::ostringstream os;
   append_all(os, args...);
-  os << " [" << short_file(file) << ":" << line << "]";
+  os << " [" << without_dot_dot(short_file(file)) << ":" << line << "]";
   throw Error(os.str());
 }
 }  // namespace detail

@@ -97,7 +97,10 @@ inline ImageDataset read_idx(const std::string& images_path, const std::string& 
               "' declares images of ", ds.height, "x", ds.width, " pixels: corrupt header");
     // In chunks, growing as the bytes arrive: a header that claims more images than the file holds
     // gives "truncated", not an allocation of what it claims.
-    const int64_t total = ds.n * ds.height * ds.width, chunk = int64_t{1} << 26;
+    int64_t total = 0;
+    const int64_t chunk = int64_t{1} << 26;
+    GCC_CHECK(!__builtin_mul_overflow(ds.n, ds.height * ds.width, &total), r, ": '", images_path, "' declares ",
+              ds.n, " images of ", ds.height, "x", ds.width, " pixels: more than any file holds, corrupt header");
     for (int64_t done = 0; done < total; done += chunk) {
       const int64_t m = std::min(chunk, total - done);
       ds.pixels.resize(static_cast<std::size_t>(done + m));

@@ -208,7 +208,11 @@ inline bool map_image_cache(const std::string& path, uint64_t hash, int size, in
   if (H != static_cast<uint64_t>(size) || W != static_cast<uint64_t>(size) || C != static_cast<uint64_t>(channels))
     return stale("another image size or channel count");
   if (src_hash != hash) return stale("the image list changed");
-  if (pix < sizeof head + meta || file_bytes != pix + n * H * W * C) return stale("truncated");
+  // Sizes checked against the file's size before any of them is multiplied or allocated (no overflow).
+  const uint64_t image = H * W * C;  // S and C are the caller's (an int and 1 or 3): no overflow
+  if (meta > file_bytes - sizeof head || pix < sizeof head + meta || pix > file_bytes ||
+      n > (file_bytes - pix) / std::max<uint64_t>(image, 1) || file_bytes != pix + n * image)
+    return stale("truncated");
   std::vector<uint8_t> m(static_cast<std::size_t>(meta));
   if (meta && ::pread(fd, m.data(), m.size(), sizeof head) != static_cast<ssize_t>(m.size())) return stale("truncated");
   std::size_t p = 0;
@@ -229,7 +233,7 @@ inline bool map_image_cache(const std::string& path, uint64_t hash, int size, in
   ds.labels.resize(static_cast<std::size_t>(n));
   if (n && !take(ds.labels.data(), static_cast<std::size_t>(n) * 4)) return stale("corrupt metadata");
   uint32_t k;
-  if (!take(&k, 4)) return stale("corrupt metadata");
+  if (!take(&k, 4) || k > (m.size() - p) / 4) return stale("corrupt metadata");  // 4 length bytes a name
   ds.class_names.resize(k);
   for (auto& s : ds.class_names)
     if (!take_str(s)) return stale("corrupt metadata");

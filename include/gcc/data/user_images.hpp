@@ -70,8 +70,8 @@ inline std::vector<ImageHeader> read_headers(const ImageList& list) {
   std::vector<ImageHeader> h(list.entries.size());
   parallel_for(static_cast<int64_t>(h.size()), [&](int64_t i) {
     ImageHeader& x = h[static_cast<std::size_t>(i)];
-    x.ok = stbi_info(join(list.root, list.entries[static_cast<std::size_t>(i)].path).c_str(), &x.width, &x.height,
-                     &x.channels) != 0 && x.width > 0 && x.height > 0;
+    x.ok = read_image_header(join(list.root, list.entries[static_cast<std::size_t>(i)].path), x.width, x.height,
+                             x.channels);
   });
   return h;
 }

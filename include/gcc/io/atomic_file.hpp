@@ -159,6 +159,11 @@ inline bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+inline bool dir_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 // Creates `path` and the folders above it that are missing (as mkdir -p); throws naming the folder and
 // the system's reason.
 inline void make_dirs(const std::string& path) {
@@ -175,25 +180,36 @@ inline void make_dirs(const std::string& path) {
   }
 }
 
-// Removes the "<path>.tmp.<pid>.<n>" files that writers killed before their rename left behind (call it
-// when no other process is writing `path`, e.g. when a run resumes). Returns how many were removed.
-inline int remove_stale_temp_files(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+// Removes, in folder `dir`, the "<name>.tmp.<pid>.<n>" files that writers killed before their rename left
+// behind, for every name (`target` empty) or one file name. Call it only while no other process writes
+// there (e.g. holding the run folder's lock, io/run_lock.hpp). Returns how many were removed.
+inline int remove_stale_temp_files_in(const std::string& dir, const std::string& target = "") {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return 0;
   std::vector<std::string> stale;
   while (const dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-        name.find_first_not_of("0123456789.", prefix.size()) == std::string::npos)
-      stale.push_back(dir + "/" + name);
+    const std::size_t tmp = target.empty() ? name.rfind(".tmp.") : target.size();
+    if (tmp == std::string::npos || tmp == 0 || name.size() <= tmp + 5 || name.compare(tmp, 5, ".tmp.") != 0) continue;
+    if (!target.empty() && name.compare(0, target.size(), target) != 0) continue;
+    const std::string tail = name.substr(tmp + 5);  // "<pid>.<n>"
+    const std::size_t dot = tail.find('.');
+    if (dot == 0 || dot == std::string::npos || dot + 1 == tail.size() ||
+        tail.find_first_not_of("0123456789.") != std::string::npos || tail.find('.', dot + 1) != std::string::npos)
+      continue;
+    stale.push_back(dir + "/" + name);
   }
   ::closedir(d);
   int n = 0;
   for (const std::string& f : stale) n += ::unlink(f.c_str()) == 0;
   return n;
+}
+
+// The same for the temporary files of one target path.
+inline int remove_stale_temp_files(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  return remove_stale_temp_files_in(dir, slash == std::string::npos ? path : path.substr(slash + 1));
 }
 
 }  // namespace io

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/finite.hpp"
 #include "../core/rng.hpp"
 #include "../graph/feature_memory.hpp"
 #include "../graph/knn.hpp"
@@ -317,7 +318,16 @@ class Checkpoint {
         hint = " (a different backbone, or a checkpoint of another model?)";
       GCC_FAIL("load_model: checkpoint '", path(), "' does not fit the model: ", msg, hint);
     }
-    for (const NamedTensor& t : targets) t.tensor.copy_from(st_.tensor(t.name).view(t.tensor.shape()));
+    std::vector<Tensor> values;  // all read and checked before the model changes
+    for (const NamedTensor& t : targets) {
+      values.push_back(st_.tensor(t.name).view(t.tensor.shape()));
+      const Tensor& v = values.back();
+      const int64_t bad = first_non_finite(v.data(), v.numel());
+      GCC_CHECK(bad < 0, "load_model: checkpoint '", path(), "': tensor '", t.name, "' holds ",
+                bad < 0 ? std::string() : non_finite_name(v.data()[bad]), " at element ", bad, " of ", v.numel(),
+                "; the file is corrupt or was written by a run that diverged: use an earlier checkpoint");
+    }
+    for (std::size_t i = 0; i < targets.size(); ++i) targets[i].tensor.copy_from(values[i]);
   }
 
   bool has_optimizer_state() const { return st_.has_metadata("optimizer"); }

@@ -1,6 +1,7 @@
 // NumPy .npy files (format version 1.0, C order, little-endian '<f4' / '<i8' / '<i4') for features,
 // predictions, targets and neighbour lists, byte-identical to numpy.save; and a reader (for tests/tools).
 #pragma once
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -205,10 +206,17 @@ inline NpyArray read_npy(const std::string& path) {
     std::size_t j = i;
     while (j < dims.size() && dims[j] >= '0' && dims[j] <= '9') ++j;
     GCC_CHECK(j > i, w, ": malformed shape '(", dims, ")'");
-    a.shape.push_back(std::stoll(dims.substr(i, j - i)));
+    int64_t d = 0;
+    const auto r = std::from_chars(dims.data() + i, dims.data() + j, d);
+    GCC_CHECK(r.ec == std::errc(), w, ": shape dimension ", dims.substr(i, j - i), " is too large");
+    a.shape.push_back(d);
     i = j;
   }
-  const std::size_t need = static_cast<std::size_t>(a.numel()) * NpyArray::itemsize(a.descr);
+  // The element count and byte size checked for overflow before they are compared with the file's size.
+  uint64_t need = NpyArray::itemsize(a.descr);
+  for (int64_t d : a.shape)
+    GCC_CHECK(!__builtin_mul_overflow(need, static_cast<uint64_t>(d), &need), w, ": shape (", dims,
+              ") is too large for any file");
   GCC_CHECK(b.size() - pre - hl == need, w, ": data is ", b.size() - pre - hl, " bytes, shape ",
             "and dtype ", a.descr, " need ", need, " (truncated or corrupt)");
   a.data = b.substr(pre + hl);

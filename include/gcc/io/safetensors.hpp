@@ -409,13 +409,17 @@ class Safetensors {
       GCC_CHECK(parse_dtype(jd->str(), &e.dtype), t, ": unknown dtype '", jd->str(),
                 "' (known: BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, I64, U64, F64)");
       GCC_CHECK(js->is_array(), t, ": shape is ", js->kind_name(), ", expected an array of integers");
-      uint64_t numel = 1;
+      // The product of the non-zero dimensions fits int64: then so does every product of some of them
+      // (element counts, strides), however a zero dimension makes the tensor empty.
+      uint64_t numel = 1, nonzero = 1;
       for (const Json& d : js->items()) {
         uint64_t u = 0;
         GCC_CHECK(d.as_uint64(&u) && u <= static_cast<uint64_t>(INT64_MAX), t, ": shape entry '",
                   d.is_number() ? d.number_text() : std::string(d.kind_name()), "' is not a non-negative integer");
         e.shape.push_back(static_cast<int64_t>(u));
-        GCC_CHECK(!__builtin_mul_overflow(numel, u, &numel), t, ": shape ", shape_str(e.shape), " overflows");
+        GCC_CHECK(!__builtin_mul_overflow(nonzero, u ? u : 1, &nonzero) && nonzero <= static_cast<uint64_t>(INT64_MAX),
+                  t, ": shape ", shape_str(e.shape), " overflows");
+        numel *= u;
       }
       uint64_t need = 0;
       GCC_CHECK(!__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(e.dtype)), &need), t, ": shape ",

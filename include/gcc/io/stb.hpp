@@ -7,8 +7,10 @@
 //     #define GCC_STB_IMPLEMENTATION
 //     #include <gcc/io/stb.hpp>
 // (any other gcc header may come before or after; the -I for stb_image.h, /usr/include/stb on Debian,
-// is needed everywhere). What is compiled: stb_image with the PNG, JPEG and BMP decoders only (other
-// formats are rejected as the dataset readers expect; STBI_ONLY_*), and all of stb_image_write, with
+// is needed everywhere). What is compiled: stb_image with the PNG and BMP decoders only (JPEG files are
+// decoded by libjpeg-turbo, data/jpeg_decode.hpp: stb 2.27's JPEG decoder writes out of bounds on bad
+// Huffman tables; other formats are rejected as the dataset readers expect; STBI_ONLY_*), and all of
+// stb_image_write, with
 // external linkage (GCC_STB_IMAGE_IMPLEMENTATION / GCC_STB_IMAGE_WRITE_IMPLEMENTATION compile one of the
 // two; gcc::toolkit has them in two objects). A program that compiles its own stb_image or
 // stb_image_write implementation (external linkage; stb_image with at least these decoders) must not
@@ -49,11 +51,9 @@
 #define GCC_STB_IMAGE_DONE
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #include <stb_image.h>
 #undef STBI_ONLY_BMP
-#undef STBI_ONLY_JPEG
 #undef STBI_ONLY_PNG
 #undef STB_IMAGE_IMPLEMENTATION
 #endif

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../autograd/tape.hpp"
+#include "../core/finite.hpp"
 #include "../data/augment.hpp"
 #include "../data/loader.hpp"
 #include "../eval/metrics.hpp"
@@ -222,6 +223,14 @@ class End2EndTrainer {
     if (never > 0)
       progress_.line("warning: %lld of %lld phase-2 images have no embedding in the memory yet; their neighbours "
                      "are arbitrary", static_cast<long long>(never), static_cast<long long>(n));
+    if (const int64_t bad = first_non_finite(feat.data(), feat.numel()); bad >= 0) {
+      const int64_t id = data_.phase2_ids[static_cast<std::size_t>(bad / d)];
+      throw TrainingDiverged("graph refresh after epoch " + std::to_string(epoch + 1) + ": the feature memory's mean "
+                             "embedding of training image #" + std::to_string(id) + " holds " +
+                             non_finite_name(feat.data()[bad]) + " (dimension " + std::to_string(bad % d) + " of " +
+                             std::to_string(d) + "); no graph was built. The memory came from a diverged step or a "
+                             "corrupt checkpoint: resume from an earlier checkpoint or lower the lr", epoch, 0);
+    }
     const int64_t k = cfg_.num_neighbors + 1;
     KnnGraph g = knn_topk_inner_product(device_.is_cpu() ? feat : feat.to(device_), k);
     st_.node_weights = degree_weights(g);

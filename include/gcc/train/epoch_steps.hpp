@@ -1,13 +1,16 @@
 // The epoch and step loops both trainers share: the batches of one epoch from a given step on (a resumed epoch
 // skips the batches before it; the loader reseeds every sample by (seed, epoch, index), so they are the
-// same batches), a stop request honoured after the current step, and the epoch's clock.
+// same batches), a stop request honoured after the current step, the epoch's clock, and a check that
+// every input batch is finite (a NaN or Inf in a view stops the run naming the image).
 #pragma once
 #include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 
 #include "../core/error.hpp"
+#include "../core/finite.hpp"
 #include "../data/loader.hpp"
 
 namespace gcc {
@@ -19,6 +22,22 @@ struct EpochSteps {
   bool stopped = false;    // a stop request ended the epoch before its last batch
   double seconds = 0;      // time of the steps run here
 };
+
+// Throws naming the epoch, step, view and dataset image when a view of the batch holds a NaN or Inf.
+inline void check_batch_finite(const Batch& b, int epoch, int64_t step) {
+  for (std::size_t v = 0; v < b.views.size(); ++v) {
+    const Tensor& x = b.views[v];  // [b, C, S, S]
+    const int64_t bad = first_non_finite(x.data(), x.numel());
+    if (bad < 0) continue;
+    const int64_t per_image = x.numel() / std::max<int64_t>(1, b.size()), row = bad / per_image;
+    const int64_t image = v < b.sources.size() && row < static_cast<int64_t>(b.sources[v].size())
+                              ? b.sources[v][static_cast<std::size_t>(row)]
+                              : b.indices[static_cast<std::size_t>(row)];
+    GCC_FAIL("input batch of epoch ", epoch + 1, " step ", step, ": view ", v, " of image #", image,
+             " (0-based, in the training set) holds ", non_finite_name(x.data()[bad]), " at value ", bad % per_image,
+             " of ", per_image, "; the images or the normalisation (mean/std) are at fault: check the data and std > 0");
+  }
+}
 
 // Calls step(batch, index, seconds_so_far) for every batch of `epoch` from `first_step` on; the seconds
 // count from the first step of this call (for images/s in progress bars).
@@ -34,6 +53,7 @@ EpochSteps run_epoch_steps(Loader& loader, int epoch, int64_t first_step, const 
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   r.next = first_step;
   while (loader.next(b)) {
+    check_batch_finite(b, epoch, r.next);
     step(b, r.next, elapsed);
     ++r.next;
     if (stop && stop->load()) {
