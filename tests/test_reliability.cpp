@@ -144,3 +144,32 @@ TEST_CASE("checkpoint: a NaN or Inf weight in the file is refused naming the ten
     CHECK(dst.state_dict()[0].tensor.to_vector() == before);
   }
 }
+
+// The inputs with which the image fuzz target crashed stb_image 2.27 (tests/fuzz/regressions/image/;
+// byte 0 is the harness's mode: bit 0 = 3 channels, bit 1 = probe the header of a file).
+TEST_CASE("image decode: the fuzzer's stb findings are refused before stb reads them") {
+  const std::string dir = std::string(GCC_FIXTURE_DIR) + "/../fuzz/regressions/image/";
+  auto input = [&](const char* name) {
+    std::vector<uint8_t> b = rel_bytes(dir + name);
+    REQUIRE(b.size() > 1);
+    return b;
+  };
+  // an IDAT chunk declaring more bytes than the file holds (stb reallocated 1.7 GB for this 99-byte file)
+  const std::vector<uint8_t> oom = input("stb-png-idat-length-oom");
+  CHECK_THROWS_WITH_AS(decode_image_memory(oom.data() + 1, oom.size() - 1, 1, "oom.png"),
+                       doctest::Contains("more than the file holds"), Error);
+  // an empty IDAT chunk (stb memcpy'd from a null buffer)
+  const std::vector<uint8_t> empty = input("stb-null-memcpy");
+  CHECK_THROWS_WITH_AS(decode_image_memory(empty.data() + 1, empty.size() - 1, 3, "empty.png"),
+                       doctest::Contains("cannot decode 'empty.png': it"), Error);
+  // 0xFF fill bytes before the JPEG start marker reached stb's JPEG decoder (out-of-bounds Huffman table);
+  // stb no longer has a JPEG decoder, and the header probe says "not an image"
+  const std::vector<uint8_t> jpeg = input("stb-jpeg-dht-fill-bytes-before-soi");
+  gcc_test::TempDir tmp;
+  const std::string path = tmp / "fill.jpg";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(jpeg.data() + 1),
+                                              static_cast<std::streamsize>(jpeg.size() - 1));
+  int w = 0, h = 0, c = 0;
+  CHECK_FALSE(read_image_header(path, w, h, c));
+  CHECK_THROWS_AS(decode_image_memory(jpeg.data() + 1, jpeg.size() - 1, 3, "fill.jpg"), Error);
+}
