@@ -4,7 +4,8 @@
 # SECONDS=0: replay the committed corpus and regressions once per file (what CI runs); SECONDS>0: fuzz
 # each target that long. Env: GCC_FUZZ_BUILD (build dir, default build-fuzz), GCC_FUZZ_MERGE=1 (merge
 # new coverage into tests/fuzz/corpus/<target>/), GCC_FUZZ_SEEDS=1 (regenerate the seeds), GCC_FUZZ_JOBS.
-# Exit 77 (ctest: skipped) when clang++-14 is missing.
+# GCC_FUZZ_OPT (compile flags, default "-O1 -g"; one build folder per value). Exit 77 (ctest: skipped)
+# when clang++-14 is missing.
 set -eu
 [ $# -ge 1 ] || { echo "usage: tests/fuzz/run.sh SECONDS [TARGET...]" >&2; exit 2; }
 SECS=$1
@@ -27,7 +28,7 @@ for t in $TARGETS; do
   bins="$bins $B/fuzz_$t"
 done
 start=$(date +%s)
-make -s -f "$HERE/fuzz.mk" B="$B" -j"${GCC_FUZZ_JOBS:-2}" $bins
+make -s -f "$HERE/fuzz.mk" B="$B" OPT="${GCC_FUZZ_OPT:--O1 -g}" -j"${GCC_FUZZ_JOBS:-2}" $bins
 echo "fuzz build: $(( $(date +%s) - start )) s ($TARGETS)"
 
 # Seeds: generated where a target's corpus is empty, or for all with GCC_FUZZ_SEEDS=1.
