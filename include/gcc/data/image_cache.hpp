@@ -7,9 +7,8 @@
 // result equals PIL's Image.resize(..., BILINEAR) bit for bit on the same decoded pixels); then the
 // centre S x S crop at top = round((h - S) / 2), left = round((w - S) / 2) (round half to even, as
 // Python's round). An image already S x S is kept as is. Checked bit-exact against torchvision 0.14 /
-// Pillow 9.4 (500x375 -> 64, 96, 112, 300, 600). stb_image's JPEG decoder differs from libjpeg's (PIL)
-// by a few units on some pixels (measured: at most 3, mean 0.07 on a quality-90 500x375 JPEG), so
-// JPEG sources match torchvision within that.
+// Pillow 9.4 (500x375 -> 64, 96, 112, 300, 600). JPEG files are decoded by libjpeg-turbo, as PIL
+// decodes them (data/jpeg_decode.hpp), so JPEG sources match torchvision too.
 //
 // Cache file (little-endian, one per dataset, size and channel count; written to a temp file and
 // renamed into place, so it is either complete or absent):
@@ -74,6 +73,9 @@ struct ImageCacheOptions {
 namespace data_detail {
 
 constexpr uint32_t kCacheVersion = 1;
+// The decoders whose pixels a cache holds (hashed into its key: caches written with stb_image's JPEG
+// decoder, before libjpeg-turbo, are rebuilt).
+constexpr const char* kCacheDecoders = "jpeg:libjpeg-turbo png,bmp:stb_image";
 constexpr char kCacheMagic[8] = {'G', 'C', 'C', 'I', 'M', 'G', '\0', '\0'};
 
 struct Fnv64 {
@@ -141,6 +143,7 @@ inline uint64_t image_list_hash(const ImageList& list, int size, int channels) {
   using namespace data_detail;
   Fnv64 h;
   h.u64(kCacheVersion);
+  h.str(kCacheDecoders);  // pixels decoded by other decoders are another cache
   h.u64(static_cast<uint64_t>(size));
   h.u64(static_cast<uint64_t>(channels));
   h.u64(list.entries.size());

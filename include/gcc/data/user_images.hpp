@@ -1,7 +1,8 @@
 // A user's own images as an ImageDataset: a folder (class sub-folders give labels; a flat folder has
 // none), a list file, an IDX pair or a uint8 .npy array with optional labels. Sizes and channel counts
 // are checked up front (every file's header), so a mixed folder fails naming the odd file before any
-// decoding; files whose header stb_image cannot read are skipped and reported.
+// decoding; files whose header cannot be read (data/image_decode.hpp read_image_header) are skipped and
+// reported.
 //
 //   gcc::UserImagesOptions o;  o.kind = "folder";  o.path = "~/photos";
 //   gcc::UserImages u = gcc::read_user_images(o);   // u.images, u.skipped, u.paths
