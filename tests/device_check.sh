@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The GPU machine's check of gcc-toolkit, one script in under 7 minutes: environment, CUDA build, the CPU
 # and CUDA test suites, compute-sanitizer memcheck, the phase-2 step benchmark against PyTorch eager
-# (plus the kNN graph), and a summary table. Every step has its own time limit; a failed step does not
+# (plus the kNN graph), the kernel drivers of kernels/dev/ and the op table's perf mode, and a summary. Every step has its own time limit; a failed step does not
 # stop the script, which exits 1 if any step FAILed.
 #
 # Usage, from the repository root:
 #   bash tests/device_check.sh OUTDIR        run the check; OUTDIR gets env.log build.log tests.log
-#                                            memcheck.log bench.log summary.md (6 files, nothing deeper)
+#                                            memcheck.log bench.log kernels.log summary.md (7 files)
 #   bash tests/device_check.sh --pack-deps   run HERE (Debian, with the deps installed) beforehand: writes
 #                                            build-devdeps/gcc-devdeps.tar.gz (OpenBLAS, doctest, stb, zlib, yaml-cpp
 #                                            headers and libraries, ~12 MB) for a GPU machine that lacks them; carry
@@ -25,7 +25,7 @@
 #                           split on blanks ('?' matches any one character, e.g. '-tc=*op?table*');
 #                           set it empty to run the whole suite under the sanitizer
 #   PYTHON                  the python with torch (default python3)
-#   ONLY                    the step groups to run, of: build tests memcheck bench (default: all four);
+#   ONLY                    the step groups to run, of: build tests memcheck bench kernels (default: all);
 #                           the others are reported SKIP ("not selected"), e.g. ONLY="tests bench" on a
 #                           rerun in a warm build directory
 #   CUDNN_ROOT, CUBLAS_ROOT as the top-level CMakeLists.txt reads them (found automatically otherwise)
@@ -111,7 +111,7 @@ BENCH_STEPS=${BENCH_STEPS:-10}
 KNN_N=${KNN_N:-113000}
 MEMCHECK_ARGS=${MEMCHECK_ARGS--tce=*full?phase-2*}
 set -f; read -r -a MEM_ARGS <<<"$MEMCHECK_ARGS"; set +f  # split on blanks, no globbing
-ONLY=" ${ONLY:-build tests memcheck bench} "
+ONLY=" ${ONLY:-build tests memcheck bench kernels} "
 selected() { case "$ONLY" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 T_START=$(date +%s)
 TMP=$(mktemp -d /tmp/gcc-device-check.XXXXXX)
@@ -119,8 +119,8 @@ trap 'rm -rf "$TMP"' EXIT
 export PYTHONUNBUFFERED=1
 
 LOG_ENV="$OUT/env.log" LOG_BUILD="$OUT/build.log" LOG_TESTS="$OUT/tests.log"
-LOG_MEM="$OUT/memcheck.log" LOG_BENCH="$OUT/bench.log" SUMMARY="$OUT/summary.md"
-for f in "$LOG_ENV" "$LOG_BUILD" "$LOG_TESTS" "$LOG_MEM" "$LOG_BENCH" "$SUMMARY"; do : >"$f"; done
+LOG_MEM="$OUT/memcheck.log" LOG_BENCH="$OUT/bench.log" LOG_KERNELS="$OUT/kernels.log" SUMMARY="$OUT/summary.md"
+for f in "$LOG_ENV" "$LOG_BUILD" "$LOG_TESTS" "$LOG_MEM" "$LOG_BENCH" "$LOG_KERNELS" "$SUMMARY"; do : >"$f"; done
 
 # ---- step bookkeeping ---------------------------------------------------------------------------------
 ROWS=()   # "step|STATUS|seconds|key figure"
@@ -433,6 +433,39 @@ else
     bench_row bench_gcc_nondet "$TMP/b5" gcc_step
   else
     row bench_gcc_nondet FAIL 0 "bench_gcc_step was not built"
+  fi
+fi
+
+# ---- (e2) the kernel drivers (kernels/dev/, each built alone) and the op table's perf mode ---------------
+if ! selected kernels; then
+  row kernel_drivers SKIP 0 "not selected"
+  row op_perf SKIP 0 "not selected"
+elif [ "$HAVE_GPU" = 0 ]; then
+  row kernel_drivers SKIP 0 "no GPU"
+  row op_perf SKIP 0 "no GPU"
+else
+  NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+  run "$LOG_KERNELS" 120 sh "$ROOT/tests/check_kernels.sh" "$ROOT" "$NVCC" "$BUILD/kernels_dev" "$ARCH"
+  if [ "$RC" -ne 0 ]; then
+    row kernel_drivers FAIL "$SECS" "drivers did not build: $(why "$RC")"
+  else
+    ok=0; bad=""; t0=$(now_ms)
+    for drv in "$BUILD"/kernels_dev/*; do
+      [ -x "$drv" ] || continue
+      run "$LOG_KERNELS" 60 "$drv" --repeat 10
+      if [ "$RC" -eq 0 ]; then ok=$((ok + 1)); else bad="$bad $(basename "$drv")($RC)"; fi
+    done
+    SECS=$(secs_since "$t0")
+    if [ -z "$bad" ]; then row kernel_drivers PASS "$SECS" "$ok drivers: every version passed its checks"
+    else row kernel_drivers FAIL "$SECS" "$ok passed; failed:$bad"; fi
+  fi
+  if [ -x "$BIN_CUDA" ]; then
+    run "$LOG_KERNELS" 120 "$BIN_CUDA" -ts="cuda perf" --no-skip
+    step_line=$(grep -a "one phase-2 step" "$LAST" | tail -1 | cut -c1-160)
+    if [ "$RC" -eq 0 ]; then row op_perf PASS "$SECS" "${step_line:-see kernels.log}"
+    else row op_perf FAIL "$SECS" "$(why "$RC")"; fi
+  else
+    row op_perf FAIL 0 "gcc_cuda_tests was not built"
   fi
 fi
 

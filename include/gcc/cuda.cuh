@@ -6,18 +6,21 @@
 #include "cuda/check.cuh"
 #include "cuda/context.cuh"
 #include "cuda/memory.cuh"
-#include "elementwise.cuh"  // kernels/
-#include "softmax.cuh"      // kernels/: softmax, l2_normalize, cross_entropy (+ reduce.cuh)
-#include "contrastive.cuh"  // kernels/: fused RGC loss, xlogx
-#include "knn.cuh"          // kernels/: kNN graph
-#include "cuda/math_mode.cuh"  // set_allow_tf32 (strict FP32 by default)
-#include "cuda/linear.cuh"     // matmul / linear on cuBLAS
-#include "cuda/conv.cuh"       // conv2d on cuDNN
-#include "shape.cuh"           // kernels/: copy_rows (concat0 / slice0)
-#include "batchnorm.cuh"       // kernels/: batch norm
-#include "pool.cuh"            // kernels/: max / avg / global avg pooling
-#include "activation.cuh"      // kernels/: relu
-#include "optim.cuh"           // kernels/: SGD, Adam, EMA updates
+// The Tensor-level wrappers of include/gcc/cuda/: argument checks, then the raw-pointer launchers of
+// gcc/kernels/ (kernels/gcc/kernels/, one header per kernel family, each usable without this library).
+#include "cuda/elementwise.cuh"  // binary / unary ops, reduce_to_shape, y += x, strided copy, fill
+#include "cuda/reduce.cuh"       // sum / max along a dimension
+#include "cuda/softmax.cuh"      // softmax, l2_normalize, cross_entropy
+#include "cuda/contrastive.cuh"  // fused RGC loss, xlogx (AGC)
+#include "cuda/knn.cuh"          // kNN graph
+#include "cuda/math_mode.cuh"    // set_allow_tf32 (strict FP32 by default)
+#include "cuda/linear.cuh"       // matmul / linear on cuBLAS
+#include "cuda/conv.cuh"         // conv2d on cuDNN
+#include "cuda/shape.cuh"        // copy_rows (concat0 / slice0)
+#include "cuda/batchnorm.cuh"    // batch norm
+#include "cuda/pool.cuh"         // max / avg / global avg pooling
+#include "cuda/activation.cuh"   // relu
+#include "cuda/optim.cuh"        // SGD, Adam, EMA updates
 
 namespace gcc {
 namespace cuda {
@@ -40,7 +43,7 @@ inline void register_elementwise() {
 }
 
 // Reductions along a dimension and the row-normalising ops: sum/mean/max, softmax, L2
-// normalisation, cross-entropy (kernels/reduce.cuh, kernels/softmax.cuh).
+// normalisation, cross-entropy (cuda/reduce.cuh, cuda/softmax.cuh).
 inline void register_reductions() {
   ::gcc::cuda_ops::sum_dim_forward() = &cuda::sum_dim_forward;
   ::gcc::cuda_ops::sum_dim_backward() = &cuda::sum_dim_backward;
@@ -54,7 +57,7 @@ inline void register_reductions() {
   ::gcc::cuda_ops::cross_entropy_backward() = &cuda::cross_entropy_backward;
 }
 
-// The contrastive losses' kernels (kernels/contrastive.cuh) and the kNN graph (kernels/knn.cuh).
+// The contrastive losses' kernels (cuda/contrastive.cuh) and the kNN graph (cuda/knn.cuh).
 inline void register_losses() {
   ::gcc::cuda_ops::xlogx_forward() = &cuda::xlogx_forward;
   ::gcc::cuda_ops::xlogx_backward() = &cuda::xlogx_backward;
@@ -63,8 +66,8 @@ inline void register_losses() {
   ::gcc::cuda_knn_topk_hook() = &cuda::knn_topk_inner_product;
 }
 
-// Layers (include/gcc/cuda/linear.cuh, conv.cuh; kernels/shape.cuh, batchnorm.cuh, pool.cuh,
-// activation.cuh) and the optimiser updates (kernels/optim.cuh).
+// Layers (cuda/linear.cuh, conv.cuh, shape.cuh, batchnorm.cuh, pool.cuh, activation.cuh) and the
+// optimiser updates (cuda/optim.cuh).
 inline void register_matmul() { ::gcc::cuda_ops::gemm_forward() = &cuda::gemm_forward; }
 inline void register_linear() {
   ::gcc::cuda_ops::linear_forward() = &cuda::linear_forward;

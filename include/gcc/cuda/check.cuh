@@ -63,3 +63,20 @@ inline std::string cudnn_last_message() {
                                  gcc_cudnn_msg_.empty() ? "" : ")");                              \
     }                                                                                             \
   } while (0)
+
+// GCC_KERNEL_CHECK(kernels::sgd_update(...)) throws gcc::Error when a launcher of gcc/kernels/ reports
+// a failure (its kernels::Status): the launcher's text, the failing call, the CUDA or cuBLAS error.
+#define GCC_KERNEL_CHECK(launch_expr)                                                             \
+  do {                                                                                            \
+    const auto gcc_kernel_st_ = (launch_expr);                                                    \
+    if (!gcc_kernel_st_.ok()) {                                                                   \
+      (void)cudaGetLastError();                                                                   \
+      if (gcc_kernel_st_.cublas != 0)                                                             \
+        ::gcc::detail::throw_error(__FILE__, __LINE__, "`" #launch_expr "` failed in cuBLAS call ", \
+                                   gcc_kernel_st_.call, ": ",                                     \
+                                   cublasGetStatusName(static_cast<cublasStatus_t>(gcc_kernel_st_.cublas))); \
+      ::gcc::detail::throw_error(__FILE__, __LINE__, "`" #launch_expr "` failed at ", gcc_kernel_st_.call, \
+                                 ": ", cudaGetErrorName(gcc_kernel_st_.cuda), " (",               \
+                                 cudaGetErrorString(gcc_kernel_st_.cuda), ")");                   \
+    }                                                                                             \
+  } while (0)

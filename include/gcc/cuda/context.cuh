@@ -9,6 +9,7 @@
 
 #include "../core/device.hpp"
 #include "check.cuh"
+#include "gcc/kernels/common.cuh"  // kernels/: Launch
 
 #define GCC_CUDA_STRINGIFY_(...) #__VA_ARGS__
 #define GCC_CUDA_STRINGIFY(...) GCC_CUDA_STRINGIFY_(__VA_ARGS__)
@@ -59,12 +60,16 @@ class Context {
   cudaStream_t stream() const { return stream_; }
   int sm_count() const { return sm_count_; }
 
-  // Blocks for a grid-stride loop over n items: enough to fill every SM, never more than needed.
-  unsigned grid_for(int64_t n, int threads = kThreadsPerBlock) const {
-    const int64_t need = (n + threads - 1) / threads;
-    const int64_t cap = static_cast<int64_t>(sm_count_) * 8;
-    return static_cast<unsigned>(need < 1 ? 1 : (need < cap ? need : cap));
+  // How the kernels of gcc/kernels/ launch on this context: its stream, SM count, 256-thread blocks.
+  kernels::Launch launch() const {
+    kernels::Launch l;
+    l.stream = stream_;
+    l.sm_count = sm_count_;
+    l.threads = kThreadsPerBlock;
+    return l;
   }
+  // Blocks for a grid-stride loop over n items (kernels::Launch::grid_for).
+  unsigned grid_for(int64_t n) const { return launch().grid_for(n); }
 
   // cuBLAS handle bound to this context's stream (created on first use).
   cublasHandle_t cublas() {
@@ -167,9 +172,8 @@ struct DeviceStatus {
 };
 
 namespace impl {
-template <int Unused>
-__global__ void probe_kernel(int* out) {
-  if (out) *out = Unused;
+GCC_HEADER_KERNEL void probe_kernel(int* out) {
+  if (out) *out = 1;
 }
 inline std::string cuda_error_text(cudaError_t e) {
   return std::string(cudaGetErrorName(e)) + " (" + cudaGetErrorString(e) + ")";
@@ -196,7 +200,7 @@ inline DeviceStatus device_status() {
   int dev = 0;
   e = cudaGetDevice(&dev);
   if (e == cudaSuccess) {
-    impl::probe_kernel<0><<<1, 1>>>(nullptr);
+    impl::probe_kernel<<<1, 1>>>(nullptr);
     e = cudaGetLastError();
   }
   if (e == cudaSuccess) e = cudaDeviceSynchronize();

@@ -3,8 +3,9 @@
 // direction, see conv_plan.cuh) are cached; the ops here check their tensors and run the plan.
 #pragma once
 #include "../ops/conv.hpp"
-#include "channel.cuh"  // kernels/: per-channel bias
 #include "conv_plan.cuh"
+#include "gcc/kernels/channel.cuh"  // kernels/: per-channel bias and bias-gradient sums
+#include "tensor_checks.cuh"
 
 namespace gcc {
 namespace cuda {
@@ -66,7 +67,8 @@ inline void conv2d_forward(const Tensor& x /* [N, C, H, W] */, const Tensor& w /
         },
         [&] { impl::conv_fallback_forward(h, plan, tf32); }, "cudnnConvolutionForward");
   }
-  if (bias.defined()) impl::add_channel_bias(ctx, y.data(), bias.data(), s.N, s.Co, s.L());
+  if (bias.defined())
+    GCC_KERNEL_CHECK(kernels::add_channel_bias(ctx.launch(), y.data(), bias.data(), s.N, s.Co, s.L()));
 }
 
 // gx = d(conv)/dx applied to gy (overwrites gx).
@@ -118,7 +120,9 @@ inline void conv2d_backward_weight(const Tensor& x /* [N, C, H, W] */, const Ten
   if (gb.defined()) {
     impl::conv_check(op, gb, "bias gradient", dev, 1);
     GCC_CHECK(gb.size(0) == Co, op, ": bias gradient ", gb.shape().str(), " for ", Co, " output channels");
-    impl::channel_sum(ctx, gy.data(), gb.data(), N, Co, L);
+    const kernels::ChannelReducePlan plan = kernels::plan_channel_reduce(ctx.launch(), N, Co, L);
+    double* partial = static_cast<double*>(ctx.workspace(kernels::channel_partial_bytes(plan, 1)));
+    GCC_KERNEL_CHECK(kernels::channel_sum(ctx.launch(), plan, gy.data(), gb.data(), partial));
   }
   if (!gw.defined()) return;
   impl::conv_check(op, x, "input", dev, 4);

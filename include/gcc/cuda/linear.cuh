@@ -6,20 +6,14 @@
 
 #include "../ops/linear.hpp"
 #include "../ops/matmul.hpp"
-#include "channel.cuh"  // kernels/
 #include "context.cuh"
+#include "gcc/kernels/channel.cuh"  // kernels/
 #include "math_mode.cuh"
+#include "tensor_checks.cuh"
 
 namespace gcc {
 namespace cuda {
 namespace impl {
-
-inline void check_cuda_contiguous(const char* op, const Tensor& t, const char* what, int dev) {
-  GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
-  GCC_CHECK(t.device().is_cuda() && t.device().index == dev, op, ": ", what, " of shape ", t.shape().str(),
-            " is on ", t.device().str(), ", expected cuda:", dev);
-  GCC_CHECK(t.is_contiguous(), op, ": ", what, " of shape ", t.shape().str(), " must be contiguous");
-}
 
 // C[M, N] = alpha * op(A) · op(B) + beta * C, all row-major and packed, on the context's stream.
 // cuBLAS is column-major, and a row-major X[r, c] is the column-major Xᵀ, so this computes
@@ -58,9 +52,9 @@ inline void gemm_forward(bool trans_a, bool trans_b, float alpha,
                          const Tensor& b /* [K, N], or [N, K] when trans_b */, float beta,
                          const Tensor& c /* [M, N] */) {
   const int dev = impl::cuda_device_of("gemm_forward", c);
-  impl::check_cuda_contiguous("gemm_forward", a, "a", dev);
-  impl::check_cuda_contiguous("gemm_forward", b, "b", dev);
-  impl::check_cuda_contiguous("gemm_forward", c, "c", dev);
+  impl::check_on_device_contiguous("gemm_forward", a, "a", dev);
+  impl::check_on_device_contiguous("gemm_forward", b, "b", dev);
+  impl::check_on_device_contiguous("gemm_forward", c, "c", dev);
   GCC_CHECK(a.dims() == 2 && b.dims() == 2 && c.dims() == 2, "gemm_forward: needs 2-D tensors, got a ",
             a.shape().str(), ", b ", b.shape().str(), ", c ", c.shape().str());
   const int64_t M = c.size(0), N = c.size(1);
@@ -76,18 +70,18 @@ inline void gemm_forward(bool trans_a, bool trans_b, float alpha,
 inline void linear_forward(const Tensor& x /* [N, in] */, const Tensor& w /* [out, in] */,
                            const Tensor& bias /* [out], or undefined */, const Tensor& y /* [N, out] */) {
   const int dev = impl::cuda_device_of("linear_forward", y);
-  impl::check_cuda_contiguous("linear_forward", x, "input", dev);
-  impl::check_cuda_contiguous("linear_forward", w, "weight", dev);
-  impl::check_cuda_contiguous("linear_forward", y, "output", dev);
+  impl::check_on_device_contiguous("linear_forward", x, "input", dev);
+  impl::check_on_device_contiguous("linear_forward", w, "weight", dev);
+  impl::check_on_device_contiguous("linear_forward", y, "output", dev);
   const int64_t N = x.size(0), in = x.size(1), out = w.size(0);
   GCC_CHECK(w.size(1) == in && y.size(0) == N && y.size(1) == out, "linear_forward: input ", x.shape().str(),
             ", weight ", w.shape().str(), " and output ", y.shape().str(), " do not fit");
   Context& ctx = context(dev);
   impl::sgemm_row_major(ctx, false, true, N, out, in, 1.f, x.data(), w.data(), 0.f, y.data());
   if (bias.defined() && N * out > 0) {
-    impl::check_cuda_contiguous("linear_forward", bias, "bias", dev);
+    impl::check_on_device_contiguous("linear_forward", bias, "bias", dev);
     DeviceGuard guard(dev);
-    impl::add_channel_bias(ctx, y.data(), bias.data(), N, out, 1);
+    GCC_KERNEL_CHECK(kernels::add_channel_bias(ctx.launch(), y.data(), bias.data(), N, out, 1));
   }
 }
 
@@ -98,25 +92,27 @@ inline void linear_backward(const Tensor& x /* [N, in] */, const Tensor& w /* [o
                             const Tensor& gw /* [out, in], or undefined */,
                             const Tensor& gb /* [out], or undefined */) {
   const int dev = impl::cuda_device_of("linear_backward", gy);
-  impl::check_cuda_contiguous("linear_backward", x, "input", dev);
-  impl::check_cuda_contiguous("linear_backward", w, "weight", dev);
-  impl::check_cuda_contiguous("linear_backward", gy, "output gradient", dev);
+  impl::check_on_device_contiguous("linear_backward", x, "input", dev);
+  impl::check_on_device_contiguous("linear_backward", w, "weight", dev);
+  impl::check_on_device_contiguous("linear_backward", gy, "output gradient", dev);
   const int64_t N = x.size(0), in = x.size(1), out = w.size(0);
   GCC_CHECK(gy.size(0) == N && gy.size(1) == out && w.size(1) == in, "linear_backward: input ", x.shape().str(),
             ", weight ", w.shape().str(), " and output gradient ", gy.shape().str(), " do not fit");
   Context& ctx = context(dev);
   if (gx.defined()) {
-    impl::check_cuda_contiguous("linear_backward", gx, "input gradient", dev);
+    impl::check_on_device_contiguous("linear_backward", gx, "input gradient", dev);
     impl::sgemm_row_major(ctx, false, false, N, in, out, 1.f, gy.data(), w.data(), 0.f, gx.data());
   }
   if (gw.defined()) {
-    impl::check_cuda_contiguous("linear_backward", gw, "weight gradient", dev);
+    impl::check_on_device_contiguous("linear_backward", gw, "weight gradient", dev);
     impl::sgemm_row_major(ctx, true, false, out, in, N, 1.f, gy.data(), x.data(), 0.f, gw.data());
   }
   if (gb.defined()) {
-    impl::check_cuda_contiguous("linear_backward", gb, "bias gradient", dev);
+    impl::check_on_device_contiguous("linear_backward", gb, "bias gradient", dev);
     DeviceGuard guard(dev);
-    impl::channel_sum(ctx, gy.data(), gb.data(), N, out, 1);
+    const kernels::ChannelReducePlan plan = kernels::plan_channel_reduce(ctx.launch(), N, out, 1);
+    double* partial = static_cast<double*>(ctx.workspace(kernels::channel_partial_bytes(plan, 1)));
+    GCC_KERNEL_CHECK(kernels::channel_sum(ctx.launch(), plan, gy.data(), gb.data(), partial));
   }
 }
 

@@ -1,16 +1,18 @@
-// CUDA versions of the reductions of gcc/ops/reduce.hpp (sum_dim, max_dim, forward and backward), and
-// the axis machinery that softmax.cuh shares: one warp or one block per contiguous row, or a 32x8 tile.
+// Reductions along one dimension on raw device pointers (the CUDA side of gcc/ops/reduce.hpp's
+// cpu::sum_dim_*, max_dim_*), and the axis machinery the row-normalising kernels (softmax.cuh) and the
+// row losses (contrastive.cuh) share: group all-reductions with a fixed order (warp, block, or the 8
+// threads of a column of a 32x8 tile), the [outer, len, inner] view of a tensor around the reduced
+// dimension, the launcher picking one warp or one block per contiguous row or 32x8 column tiles, and
+// the deterministic final mean of per-row parts. Needs only the CUDA runtime. Driver: kernels/dev/reduce.cu.
 #pragma once
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
 
 #include "common.cuh"
-#include "gcc/ops/reduce.hpp"
 
 namespace gcc {
-namespace cuda {
-namespace impl {
+namespace kernels {
 
 // ---- group all-reductions -------------------------------------------------------------------------
 // A "group" is the set of threads that reduce one slice together: a warp, a whole block, or the 8
@@ -105,7 +107,9 @@ struct Group {
   __device__ __forceinline__ bool leader() const { return first == 0; }
 };
 
-// A contiguous tensor seen as [outer, len, inner] around the reduced dimension (detail::AxisSplit).
+// A contiguous tensor seen as [outer, len, inner] around the reduced dimension (the caller computes
+// it, e.g. from gcc::detail::axis_split: outer = product of the sizes before dim, len = size(dim),
+// inner = product of the sizes after it).
 struct AxisGeom {
   int64_t outer, len, inner;
 };
@@ -145,48 +149,47 @@ __global__ void axis_kernel(AxisGeom a, Body body) {
   }
 }
 
-inline AxisGeom axis_geom(const Shape& s, int dim) {
-  const detail::AxisSplit sp = detail::axis_split(s, dim);
-  return AxisGeom{sp.outer, sp.len, sp.inner};
+// The mode launch_axis picks for a geometry (outer, inner > 0): a warp per row while rows are short
+// or many enough to fill the GPU with warps, else a block per row; column tiles when inner > 1.
+inline AxisMode axis_mode(const Launch& l, const AxisGeom& a) {
+  if (a.inner != 1) return AxisMode::Column;
+  const bool warp_rows = a.len <= 256 || (a.len <= 2048 && a.outer >= 4 * static_cast<int64_t>(l.sm_count));
+  return warp_rows ? AxisMode::RowWarp : AxisMode::RowBlock;
 }
 
-// Picks the mode for the geometry and launches body over every slice on the context stream.
-// (CrossEntropyBody indexes rows directly: it is only ever launched with inner == 1.)
-template <typename Body>
-void launch_axis(Context& ctx, const AxisGeom& a, Body body) {
-  if (a.outer == 0 || a.inner == 0) return;
-  if (a.inner == 1) {
-    // A warp per row while rows are short or many enough to fill the GPU with warps; else a block.
-    const bool warp_rows = a.len <= 256 || (a.len <= 2048 && a.outer >= 4 * static_cast<int64_t>(ctx.sm_count()));
-    if (warp_rows) {
-      const int64_t warps = 8;  // 256 threads, 8 rows per block
-      const int64_t need = (a.outer + warps - 1) / warps, cap = static_cast<int64_t>(ctx.sm_count()) * 16;
-      const unsigned grid = static_cast<unsigned>(need < cap ? need : cap);
-      axis_kernel<AxisMode::RowWarp><<<grid, 256, 0, ctx.stream()>>>(a, body);
-    } else {
-      const int threads = a.len >= 16384 ? 1024 : (a.len >= 2048 ? 512 : 256);
-      const int64_t cap = static_cast<int64_t>(ctx.sm_count()) * 8;
-      const unsigned grid = static_cast<unsigned>(a.outer < cap ? a.outer : cap);
-      axis_kernel<AxisMode::RowBlock><<<grid, threads, 0, ctx.stream()>>>(a, body);
-    }
+// Launches body over every slice of `a` on l.stream in mode M with the library's launch shape: RowWarp
+// 256 threads (8 rows per block) and at most 16 blocks per SM; RowBlock 256/512/1024 threads (len
+// below 2048 / from 2048 / from 16384), at most 8 blocks per SM; Column (32, 8) blocks, at most 8 per
+// SM. The block sizes are fixed by the mode and the row length (l.threads is not used).
+template <AxisMode M, typename Body>
+Status launch_axis_as(const Launch& l, const AxisGeom& a, Body body) {
+  if (a.outer == 0 || a.inner == 0) return Status{};
+  if constexpr (M == AxisMode::RowWarp) {
+    const int64_t warps = 8;  // 256 threads, 8 rows per block
+    axis_kernel<AxisMode::RowWarp><<<l.capped((a.outer + warps - 1) / warps, 16), 256, 0, l.stream>>>(a, body);
+    return launched("axis_kernel<RowWarp>");
+  } else if constexpr (M == AxisMode::RowBlock) {
+    const int threads = a.len >= 16384 ? 1024 : (a.len >= 2048 ? 512 : 256);
+    axis_kernel<AxisMode::RowBlock><<<l.capped(a.outer, 8), threads, 0, l.stream>>>(a, body);
+    return launched("axis_kernel<RowBlock>");
   } else {
-    const int64_t tiles = a.outer * ((a.inner + 31) / 32), cap = static_cast<int64_t>(ctx.sm_count()) * 8;
-    const unsigned grid = static_cast<unsigned>(tiles < cap ? tiles : cap);
-    axis_kernel<AxisMode::Column><<<grid, dim3(32, kTileRows), 0, ctx.stream()>>>(a, body);
+    const int64_t tiles = a.outer * ((a.inner + 31) / 32);
+    axis_kernel<AxisMode::Column><<<l.capped(tiles, 8), dim3(32, kTileRows), 0, l.stream>>>(a, body);
+    return launched("axis_kernel<Column>");
   }
-  GCC_CUDA_LAUNCH_CHECK();
 }
 
-inline void check_on_device_contiguous(const char* op, const Tensor& t, const char* what, int dev) {
-  GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
-  GCC_CHECK(t.device().is_cuda() && t.device().index == dev, op, ": ", what, " of shape ", t.shape().str(),
-            " is on ", t.device().str(), ", expected cuda:", dev);
-  GCC_CHECK(t.is_contiguous(), op, ": ", what, " of shape ", t.shape().str(), " must be contiguous");
-}
-
-inline void check_axis(const char* op, const Tensor& t, int dim) {
-  GCC_CHECK(t.dims() >= 1 && dim >= 0 && dim < t.dims(), op, ": dim ", dim, " out of range for shape ",
-            t.shape().str());
+// Picks the mode for the geometry (axis_mode) and launches body over every slice on l.stream.
+// (RowWarp / RowBlock need inner == 1; CrossEntropyBody indexes rows directly and is only ever
+// launched with inner == 1.)
+template <typename Body>
+Status launch_axis(const Launch& l, const AxisGeom& a, Body body) {
+  if (a.outer == 0 || a.inner == 0) return Status{};
+  switch (axis_mode(l, a)) {
+    case AxisMode::RowWarp: return launch_axis_as<AxisMode::RowWarp>(l, a, body);
+    case AxisMode::RowBlock: return launch_axis_as<AxisMode::RowBlock>(l, a, body);
+    default: return launch_axis_as<AxisMode::Column>(l, a, body);
+  }
 }
 
 // ---- bodies ---------------------------------------------------------------------------------------
@@ -242,105 +245,66 @@ __global__ void max_backward_kernel(const float* gy /* [outer, inner] */, const 
   }
 }
 
-inline bool fits_i32(int64_t n) { return n < (int64_t{1} << 31); }
-
 // out[0] = total / divisor (0 when divisor == 0), total = the sum of the n per-row parts (double):
 // the deterministic final step of the row losses (cross-entropy, RGC); one block, no atomics.
-template <int Unused>
-__global__ void mean_of_parts_kernel(const double* parts /* [n] */, int64_t n, double divisor, float* out /* [1] */) {
+GCC_HEADER_KERNEL void mean_of_parts_kernel(const double* parts /* [n] */, int64_t n, double divisor,
+                                            float* out /* [1] */) {
   double acc = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) acc += parts[i];
   acc = block_allreduce(acc, SumOp{});
   if (threadIdx.x == 0) out[0] = divisor != 0.0 ? static_cast<float>(acc / divisor) : 0.f;
 }
 
-inline void launch_mean_of_parts(Context& ctx, const double* parts, int64_t n, double divisor, float* out) {
-  mean_of_parts_kernel<0><<<1, 512, 0, ctx.stream()>>>(parts, n, divisor, out);
-  GCC_CUDA_LAUNCH_CHECK();
+// ---- launchers --------------------------------------------------------------------------------------
+// out[0] = sum(parts[0..n)) / divisor in double (0 when divisor == 0; n == 0 gives 0): one block of 512.
+inline Status mean_of_parts(const Launch& l, const double* parts /* [n] */, int64_t n, double divisor,
+                            float* out /* [1] */) {
+  mean_of_parts_kernel<<<1, 512, 0, l.stream>>>(parts, n, divisor, out);
+  return launched("mean_of_parts_kernel");
 }
-
-}  // namespace impl
 
 // y[o, i] = scale * sum_c x[o, c, i] (double accumulation, like the CPU; the order of the additions
 // differs, so the result agrees to float rounding, and bit for bit when the sums are exact).
-inline void sum_dim_forward(const Tensor& x /* [*] */, int dim, float scale, const Tensor& y /* [x with dim reduced] */) {
-  const int dev = impl::cuda_device_of("sum_dim_forward", y);
-  impl::check_on_device_contiguous("sum_dim_forward", x, "input", dev);
-  impl::check_on_device_contiguous("sum_dim_forward", y, "output", dev);
-  impl::check_axis("sum_dim_forward", x, dim);
-  const impl::AxisGeom a = impl::axis_geom(x.shape(), dim);
-  GCC_CHECK(y.numel() == a.outer * a.inner, "sum_dim_forward: output ", y.shape().str(), " for input ",
-            x.shape().str(), " reduced along dim ", dim);
-  Context& ctx = context(dev);
-  DeviceGuard guard(dev);
-  impl::launch_axis(ctx, a, impl::SumBody{x.data(), y.data(), scale});
+inline Status sum_dim_forward(const Launch& l, const float* x /* [outer, len, inner] */, const AxisGeom& a,
+                              float scale, float* y /* [outer, inner] */) {
+  return launch_axis(l, a, SumBody{x, y, scale});
 }
 
 // gx[o, c, i] = gy[o, i] * scale (bit-exact with the CPU).
-inline void sum_dim_backward(const Tensor& gy /* [x with dim reduced] */, int dim, float scale, const Tensor& gx /* [*] */) {
-  const int dev = impl::cuda_device_of("sum_dim_backward", gx);
-  impl::check_on_device_contiguous("sum_dim_backward", gy, "gradient", dev);
-  impl::check_on_device_contiguous("sum_dim_backward", gx, "input gradient", dev);
-  impl::check_axis("sum_dim_backward", gx, dim);
-  const impl::AxisGeom a = impl::axis_geom(gx.shape(), dim);
-  GCC_CHECK(gy.numel() == a.outer * a.inner, "sum_dim_backward: gradient ", gy.shape().str(), " for input ",
-            gx.shape().str(), " reduced along dim ", dim);
-  const int64_t n = gx.numel();
-  if (n == 0) return;
-  Context& ctx = context(dev);
-  DeviceGuard guard(dev);
-  if (impl::fits_i32(n)) {
-    impl::sum_backward_kernel<uint32_t><<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(
-        gy.data(), gx.data(), scale, a, static_cast<uint32_t>(n));
+inline Status sum_dim_backward(const Launch& l, const float* gy /* [outer, inner] */, const AxisGeom& a, float scale,
+                               float* gx /* [outer, len, inner] */) {
+  const int64_t n = a.outer * a.len * a.inner;
+  if (n == 0) return Status{};
+  if (fits_32bit(n)) {
+    sum_backward_kernel<uint32_t><<<l.grid_for(n), l.threads, 0, l.stream>>>(gy, gx, scale, a,
+                                                                             static_cast<uint32_t>(n));
   } else {
-    impl::sum_backward_kernel<int64_t><<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(
-        gy.data(), gx.data(), scale, a, n);
+    sum_backward_kernel<int64_t><<<l.grid_for(n), l.threads, 0, l.stream>>>(gy, gx, scale, a, n);
   }
-  GCC_CUDA_LAUNCH_CHECK();
+  return launched("sum_backward_kernel");
 }
 
-// y = max along dim, index = the first position reaching it (as a float; a NaN wins). Bit-exact.
-inline void max_dim_forward(const Tensor& x /* [*] */, int dim, const Tensor& y /* [x with dim reduced] */,
-                            const Tensor& index /* [x with dim reduced] */) {
-  const int dev = impl::cuda_device_of("max_dim_forward", y);
-  impl::check_on_device_contiguous("max_dim_forward", x, "input", dev);
-  impl::check_on_device_contiguous("max_dim_forward", y, "output", dev);
-  impl::check_on_device_contiguous("max_dim_forward", index, "index", dev);
-  impl::check_axis("max_dim_forward", x, dim);
-  const impl::AxisGeom a = impl::axis_geom(x.shape(), dim);
-  GCC_CHECK(a.len >= 1 || a.outer * a.inner == 0, "max_dim_forward: dimension ", dim, " of shape ",
-            x.shape().str(), " is empty");
-  GCC_CHECK(y.numel() == a.outer * a.inner && index.numel() == y.numel(), "max_dim_forward: output ",
-            y.shape().str(), " / index ", index.shape().str(), " for input ", x.shape().str(), " along dim ", dim);
-  Context& ctx = context(dev);
-  DeviceGuard guard(dev);
-  impl::launch_axis(ctx, a, impl::MaxBody{x.data(), y.data(), index.data()});
+// y = max along the axis, index = the first position c reaching it (as a float; a NaN wins). Bit-exact.
+// Needs a.len >= 1 unless outer * inner == 0.
+inline Status max_dim_forward(const Launch& l, const float* x /* [outer, len, inner] */, const AxisGeom& a,
+                              float* y /* [outer, inner] */, float* index /* [outer, inner] */) {
+  return launch_axis(l, a, MaxBody{x, y, index});
 }
 
 // gx = 0 except gx[o, index[o, i], i] = gy[o, i]. Bit-exact.
-inline void max_dim_backward(const Tensor& gy /* [x with dim reduced] */, const Tensor& index /* [x with dim reduced] */,
-                             int dim, const Tensor& gx /* [*] */) {
-  const int dev = impl::cuda_device_of("max_dim_backward", gx);
-  impl::check_on_device_contiguous("max_dim_backward", gy, "gradient", dev);
-  impl::check_on_device_contiguous("max_dim_backward", index, "index", dev);
-  impl::check_on_device_contiguous("max_dim_backward", gx, "input gradient", dev);
-  impl::check_axis("max_dim_backward", gx, dim);
-  const impl::AxisGeom a = impl::axis_geom(gx.shape(), dim);
-  GCC_CHECK(gy.numel() == a.outer * a.inner && index.numel() == gy.numel(), "max_dim_backward: gradient ",
-            gy.shape().str(), " / index ", index.shape().str(), " for input ", gx.shape().str(), " along dim ", dim);
-  const int64_t n = gx.numel();
-  if (n == 0) return;
-  Context& ctx = context(dev);
-  DeviceGuard guard(dev);
-  if (impl::fits_i32(n)) {
-    impl::max_backward_kernel<uint32_t><<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(
-        gy.data(), index.data(), gx.data(), a, static_cast<uint32_t>(n));
+inline Status max_dim_backward(const Launch& l, const float* gy /* [outer, inner] */,
+                               const float* index /* [outer, inner] */, const AxisGeom& a,
+                               float* gx /* [outer, len, inner] */) {
+  const int64_t n = a.outer * a.len * a.inner;
+  if (n == 0) return Status{};
+  if (fits_32bit(n)) {
+    max_backward_kernel<uint32_t><<<l.grid_for(n), l.threads, 0, l.stream>>>(gy, index, gx, a,
+                                                                             static_cast<uint32_t>(n));
   } else {
-    impl::max_backward_kernel<int64_t><<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(
-        gy.data(), index.data(), gx.data(), a, n);
+    max_backward_kernel<int64_t><<<l.grid_for(n), l.threads, 0, l.stream>>>(gy, index, gx, a, n);
   }
-  GCC_CUDA_LAUNCH_CHECK();
+  return launched("max_backward_kernel");
 }
 
-}  // namespace cuda
+}  // namespace kernels
 }  // namespace gcc

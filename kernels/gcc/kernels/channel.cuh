@@ -1,13 +1,16 @@
-// Per-channel machinery shared by the layer kernels (linear, conv2d, batch norm): tensors seen as
-// [N, C, L], deterministic per-channel sums in double, and "y += bias[c]" / per-channel affine maps.
+// Per-channel machinery on raw device pointers, shared by the layer kernels (linear and conv2d bias,
+// batch norm): contiguous tensors seen as [N, C, L], the channel of an element by fast division,
+// "y += bias[c]", and deterministic per-channel sums in double (G blocks per channel, then a finalize
+// pass adding the G partials in block order). Needs only the CUDA runtime.
+// Drivers: kernels/dev/batchnorm.cu (channel_reduce, channel_sum, add_channel_bias).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "common.cuh"
 
 namespace gcc {
-namespace cuda {
-namespace impl {
+namespace kernels {
 
 // ---- fast division by a run-time constant (n / d for 0 <= n, d < 2^31) ---------------------------
 // The round-up multiplier method (as CUTLASS's FastDivmod): n / d = umulhi(n, mul) >> shr.
@@ -46,13 +49,11 @@ struct ChannelOf64 {
   __device__ __forceinline__ int64_t operator()(int64_t i) const { return (i / L) % C; }
 };
 
-inline bool fits_int31(int64_t n) { return n < (int64_t{1} << 31); }
-
 // Calls f(ChannelOf32{...}, uint32_t n) or f(ChannelOf64{...}, int64_t n) for a [N, C, L] tensor of
 // `numel` elements.
 template <typename F>
 void with_channel_of(int64_t numel, int64_t C, int64_t L, F&& f) {
-  if (fits_int31(numel)) {
+  if (fits_32bit(numel)) {
     f(ChannelOf32{FastDiv(static_cast<uint32_t>(L)), FastDiv(static_cast<uint32_t>(C))},
       static_cast<uint32_t>(numel));
   } else {
@@ -66,38 +67,21 @@ __global__ void add_channel_bias_kernel(float* y /* [N, C, L] */, const float* b
   GCC_CUDA_GRID_STRIDE_LOOP(I, i, n) { y[i] = __fadd_rn(y[i], bias[chan(i)]); }
 }
 
-// y [N, C, L] (contiguous, on the context's device) += bias [C] broadcast over N and L.
-inline void add_channel_bias(Context& ctx, float* y, const float* bias, int64_t N, int64_t C, int64_t L) {
+// y [N, C, L] (contiguous) += bias [C] broadcast over N and L.
+inline Status add_channel_bias(const Launch& l, float* y, const float* bias, int64_t N, int64_t C, int64_t L) {
   const int64_t n = N * C * L;
-  if (n == 0) return;
+  if (n == 0) return Status{};
   with_channel_of(n, C, L, [&](auto chan, auto count) {
-    add_channel_bias_kernel<<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(y, bias, count, chan);
+    add_channel_bias_kernel<<<l.grid_for(n), l.threads, 0, l.stream>>>(y, bias, count, chan);
   });
-  GCC_CUDA_LAUNCH_CHECK();
+  return launched("add_channel_bias_kernel");
 }
 
 // ---- deterministic per-channel sums in double ------------------------------------------------------
-// Sum of v over the block (blockDim.x a multiple of 32, at most 1024), valid in thread 0; a fixed
-// tree, so the same inputs give the same bits on every run.
-__device__ __forceinline__ double block_sum_double(double v) {
-  __shared__ double warp_sums[32];
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  v = threadIdx.x < (blockDim.x >> 5) ? warp_sums[lane] : 0.0;
-  if (warp == 0) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  }
-  __syncthreads();  // warp_sums is reused by the next call
-  return v;
-}
-
 // How the per-channel sums of a [N, C, L] tensor are split: G blocks per channel, each summing `chunk`
 // consecutive elements of the channel (ordered (n, l)) into one partial; the partials of a channel
-// are then added in block order. Fixed by the shape and the GPU alone, hence deterministic.
+// are then added in block order. Fixed by the shape, the SM count and the block size alone, hence
+// deterministic (the same bits on every run on the same GPU).
 struct ChannelReducePlan {
   int64_t N = 0, C = 0, L = 1;
   int64_t per_channel = 0;  // N * L
@@ -105,13 +89,13 @@ struct ChannelReducePlan {
   unsigned G = 1;
 };
 
-inline ChannelReducePlan plan_channel_reduce(const Context& ctx, int64_t N, int64_t C, int64_t L) {
+inline ChannelReducePlan plan_channel_reduce(const Launch& l, int64_t N, int64_t C, int64_t L) {
   ChannelReducePlan p;
   p.N = N;
   p.C = C;
   p.L = L;
   p.per_channel = N * L;
-  const int64_t want = C > 0 ? (static_cast<int64_t>(ctx.sm_count()) * 4 + C - 1) / C : 1;  // ~4 blocks/SM
+  const int64_t want = C > 0 ? (static_cast<int64_t>(l.sm_count) * 4 + C - 1) / C : 1;  // ~4 blocks/SM
   const int64_t cap = (p.per_channel + 4095) / 4096;  // at least 4096 elements (16 per thread) a block
   int64_t G = want < cap ? want : cap;
   if (G < 1) G = 1;
@@ -123,6 +107,7 @@ inline ChannelReducePlan plan_channel_reduce(const Context& ctx, int64_t N, int6
 }
 
 // Partials of F::kSums sums per (channel, block): partial[(c * G + g) * kSums + k].
+// F: static constexpr int kSums; __device__ void accumulate(int64_t offset, int64_t c, double* acc) const.
 template <typename F>
 __global__ void channel_partial_kernel(F f, ChannelReducePlan p, double* partial /* [C, G, kSums] */) {
   const int64_t c = blockIdx.x;
@@ -149,12 +134,13 @@ __global__ void channel_partial_kernel(F f, ChannelReducePlan p, double* partial
   }
 #pragma unroll
   for (int k = 0; k < F::kSums; ++k) {
-    const double s = block_sum_double(acc[k]);
+    const double s = block_sum<double>(acc[k]);
     if (threadIdx.x == 0) partial[(c * gridDim.y + g) * F::kSums + k] = s;
   }
 }
 
 // One thread per channel: the channel's partials added in block order, then fin.finalize(c, sums).
+// Fin: __device__ void finalize(int64_t c, const double* sums) const.
 template <int kSums, typename Fin>
 __global__ void channel_finalize_kernel(Fin fin, int64_t C, unsigned G, const double* partial /* [C, G, kSums] */) {
   GCC_CUDA_GRID_STRIDE_LOOP(int64_t, c, C) {
@@ -169,23 +155,23 @@ __global__ void channel_finalize_kernel(Fin fin, int64_t C, unsigned G, const do
   }
 }
 
-// Bytes of the partial buffer that channel_reduce needs for `kSums` sums.
+// Bytes of the partial buffer that channel_reduce needs for `kSums` sums: [C, G, kSums] doubles.
 inline std::size_t channel_partial_bytes(const ChannelReducePlan& p, int kSums) {
   return static_cast<std::size_t>(p.C) * p.G * static_cast<std::size_t>(kSums) * sizeof(double);
 }
 
 // For each channel c of a [N, C, L] tensor: sums[k] = sum over (n, l) of what f.accumulate adds at
 // offset (n * C + c) * L + l (in double), then fin.finalize(c, sums) on the device. `partial` holds
-// channel_partial_bytes(p, F::kSums) bytes (usually carved from the context workspace).
+// channel_partial_bytes(p, F::kSums) bytes (caller-provided scratch). l.threads: a multiple of 32, at
+// most 1024 (the block sums); the plan must come from plan_channel_reduce with the same Launch.
 template <typename F, typename Fin>
-void channel_reduce(Context& ctx, const ChannelReducePlan& p, const F& f, const Fin& fin, double* partial) {
-  if (p.C == 0) return;
+Status channel_reduce(const Launch& l, const ChannelReducePlan& p, const F& f, const Fin& fin, double* partial) {
+  if (p.C == 0) return Status{};
   const dim3 grid(static_cast<unsigned>(p.C), p.G);
-  channel_partial_kernel<F><<<grid, kThreadsPerBlock, 0, ctx.stream()>>>(f, p, partial);
-  GCC_CUDA_LAUNCH_CHECK();
-  channel_finalize_kernel<F::kSums, Fin><<<ctx.grid_for(p.C), kThreadsPerBlock, 0, ctx.stream()>>>(fin, p.C, p.G,
-                                                                                                    partial);
-  GCC_CUDA_LAUNCH_CHECK();
+  channel_partial_kernel<F><<<grid, l.threads, 0, l.stream>>>(f, p, partial);
+  GCC_KERNELS_TRY(launched("channel_partial_kernel"));
+  channel_finalize_kernel<F::kSums, Fin><<<l.grid_for(p.C), l.threads, 0, l.stream>>>(fin, p.C, p.G, partial);
+  return launched("channel_finalize_kernel");
 }
 
 // Sum of x over (n, l) per channel.
@@ -201,13 +187,11 @@ struct StoreSumFinalize {
 };
 
 // out [C] = sum of x [N, C, L] over N and L (bias gradients), deterministic, accumulated in double.
-inline void channel_sum(Context& ctx, const float* x, float* out, int64_t N, int64_t C, int64_t L) {
-  if (C == 0) return;
-  const ChannelReducePlan p = plan_channel_reduce(ctx, N, C, L);
-  double* partial = static_cast<double*>(ctx.workspace(channel_partial_bytes(p, 1)));
-  channel_reduce(ctx, p, SumAccumulate{x}, StoreSumFinalize{out}, partial);
+// plan = plan_channel_reduce(l, N, C, L); partial: channel_partial_bytes(plan, 1) bytes of scratch.
+inline Status channel_sum(const Launch& l, const ChannelReducePlan& plan, const float* x, float* out, double* partial) {
+  if (plan.C == 0) return Status{};
+  return channel_reduce(l, plan, SumAccumulate{x}, StoreSumFinalize{out}, partial);
 }
 
-}  // namespace impl
-}  // namespace cuda
+}  // namespace kernels
 }  // namespace gcc

@@ -1,10 +1,13 @@
 // CUDA version of cpu::copy_rows (ops/shape.hpp), the data movement of concat0 / slice0 and their
-// gradients: a block of whole rows is one contiguous range, so it is one device-to-device copy.
+// gradients: a block of whole rows is one contiguous range, so it is one device-to-device copy (no
+// kernel of its own: a pure wrapper over cudaMemcpyAsync on the device's context stream).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
-#include "common.cuh"
-#include "gcc/ops/shape.hpp"
+#include "../ops/shape.hpp"
+#include "context.cuh"
+#include "tensor_checks.cuh"
 
 namespace gcc {
 namespace cuda {

@@ -1,28 +1,18 @@
-// CUDA versions of the activation kernels of gcc/ops/activation.hpp (cpu::relu_forward, relu_backward):
-// elementwise, with the CPU's comparisons (a NaN input passes through; gradient 0 where y <= 0).
+// The CUDA versions of gcc/ops/activation.hpp's cpu::relu_forward and relu_backward (same signatures,
+// registered by <gcc/cuda.cuh>): argument checks, then the raw-pointer launchers of
+// gcc/kernels/activation.cuh on the device's context stream (the CPU's comparisons: a NaN input passes
+// through; gradient 0 where y <= 0).
 #pragma once
 #include <cstdint>
 
-#include "common.cuh"
-#include "gcc/ops/activation.hpp"
+#include "../ops/activation.hpp"
+#include "context.cuh"
+#include "gcc/kernels/activation.cuh"  // kernels/
+#include "tensor_checks.cuh"
 
 namespace gcc {
 namespace cuda {
 namespace impl {
-
-template <int Unused>
-__global__ void relu_forward_kernel(const float* x /* [n] */, float* y /* [n] */, int64_t n) {
-  GCC_CUDA_GRID_STRIDE_LOOP(int64_t, i, n) {
-    const float v = x[i];
-    y[i] = v < 0.f ? 0.f : v;
-  }
-}
-
-template <int Unused>
-__global__ void relu_backward_kernel(const float* y /* [n] */, const float* gy /* [n] */, float* gx /* [n] */,
-                                     int64_t n) {
-  GCC_CUDA_GRID_STRIDE_LOOP(int64_t, i, n) { gx[i] = y[i] <= 0.f ? 0.f : gy[i]; }
-}
 
 inline void act_check(const char* op, const Tensor& t, const char* what, const Tensor& ref) {
   GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
@@ -41,10 +31,8 @@ inline void relu_forward(const Tensor& x /* [*] */, const Tensor& y /* [*] */) {
   impl::act_check("relu_forward", y, "output", y);
   const int64_t n = y.numel();
   if (n == 0) return;
-  Context& ctx = context(dev);
   DeviceGuard guard(dev);
-  impl::relu_forward_kernel<0><<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(x.data(), y.data(), n);
-  GCC_CUDA_LAUNCH_CHECK();
+  GCC_KERNEL_CHECK(kernels::relu_forward(context(dev).launch(), x.data(), y.data(), n));
 }
 
 // gx = 0 where y <= 0, else gy (PyTorch's threshold_backward on the output; NaN passes gy).
@@ -55,11 +43,8 @@ inline void relu_backward(const Tensor& y /* [*] */, const Tensor& gy /* [*] */,
   impl::act_check("relu_backward", gx, "input gradient", gx);
   const int64_t n = gx.numel();
   if (n == 0) return;
-  Context& ctx = context(dev);
   DeviceGuard guard(dev);
-  impl::relu_backward_kernel<0><<<ctx.grid_for(n), kThreadsPerBlock, 0, ctx.stream()>>>(y.data(), gy.data(),
-                                                                                       gx.data(), n);
-  GCC_CUDA_LAUNCH_CHECK();
+  GCC_KERNEL_CHECK(kernels::relu_backward(context(dev).launch(), y.data(), gy.data(), gx.data(), n));
 }
 
 }  // namespace cuda
