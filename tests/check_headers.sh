@@ -41,7 +41,8 @@ for f in "$T"/fail.*; do
 done
 ncuh=$(wc -l < "$T/cuh")
 if [ "$ncuh" -gt 0 ]; then
-  echo "skipped: $ncuh .cuh headers (the CUDA backend; compiled by the CUDA targets, not here: nvcc is slow):"
+  echo "skipped: $ncuh .cuh headers (the CUDA backend: compiled by the CUDA targets, and the kernel headers of"
+  echo "kernels/gcc/kernels/ one by one by ctest kernels_alone; not here: nvcc is slow):"
   tr '\n' ' ' < "$T/cuh"
   echo
 fi
