@@ -208,10 +208,14 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    def __init__(self, variant, width, in_channels=3):
+    """stem_maxpool / final_avgpool (None: as the variant; final_avgpool 0 = global average) follow our
+    ResNetConfig's overrides, used by reference_gcc_torch.py; the fixtures use the defaults."""
+    def __init__(self, variant, width, in_channels=3, stem_maxpool=None, final_avgpool=None):
         super().__init__()
         assert variant in ("cifar", "stl")
         self.stl = variant == "stl"
+        self.stem_maxpool = self.stl if stem_maxpool is None else bool(stem_maxpool)
+        self.final_avgpool = (7 if self.stl else 0) if final_avgpool is None else int(final_avgpool)
         self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         inp = width
@@ -226,12 +230,12 @@ class ResNet18(nn.Module):
 
     def forward(self, x):
         h = relu(self.bn1(self.conv1(x)))
-        if self.stl:
+        if self.stem_maxpool:
             h = max_pool(h)
         for s in range(4):
             h = getattr(self, f"layer{s + 1}")(h)
-        if self.stl:
-            h = F.avg_pool2d(h, 7)
+        if self.final_avgpool:
+            h = F.avg_pool2d(h, self.final_avgpool)
             assert h.shape[2] == 1 and h.shape[3] == 1
         else:
             h = F.adaptive_avg_pool2d(h, 1)
@@ -239,17 +243,24 @@ class ResNet18(nn.Module):
 
 
 class End2End(nn.Module):
-    def __init__(self, variant, width, num_clusters):
+    """forward() -> (embedding, logits of head 0); forward_heads() -> (embedding, [logits of every head]).
+    in_channels, nheads, stem_maxpool and final_avgpool default to what the fixtures use."""
+    def __init__(self, variant, width, num_clusters, in_channels=3, nheads=1, stem_maxpool=None,
+                 final_avgpool=None):
         super().__init__()
-        self.backbone = ResNet18(variant, width)
+        self.backbone = ResNet18(variant, width, in_channels, stem_maxpool, final_avgpool)
         f = self.backbone.feature_dim
         self.contrastive_head = nn.Sequential(nn.Linear(f, f), ReLU(), nn.Linear(f, EMBED_DIM))
-        self.cluster_head = nn.ModuleList([nn.Linear(f, num_clusters)])
+        self.cluster_head = nn.ModuleList([nn.Linear(f, num_clusters) for _ in range(nheads)])
 
-    def forward(self, x):
+    def forward_heads(self, x):
         h = self.backbone(x)
         emb = F.normalize(self.contrastive_head(h), dim=1)
-        return emb, self.cluster_head[0](h)
+        return emb, [head(h) for head in self.cluster_head]
+
+    def forward(self, x):
+        emb, logits = self.forward_heads(x)
+        return emb, logits[0]
 
 
 def init_model(model, gen):
@@ -343,7 +354,7 @@ def rgc_phase1(z, z2, tau):
     b = z.shape[0]
     C = torch.cat([z, z2], 0)                       # [2b, D]
     s = z @ C.t() / tau                             # [b, 2b]
-    idx = torch.arange(b)
+    idx = torch.arange(b, device=z.device)
     P = torch.exp(s[idx, b + idx]) / torch.exp(s).sum(1)   # denominator: all 2b columns
     return -torch.log(P).mean()
 
@@ -354,12 +365,12 @@ def rgc_phase2(z, z2, vs, ws, tau):
     C = torch.cat([z, z2] + g, 0)                   # [5b, D]
     s = z @ C.t() / tau                             # [b, 5b]
     s = s - s.max(1, keepdim=True).values.detach()  # stabilised by the row max
-    W = torch.ones(b, 5 * b, dtype=z.dtype)
-    idx = torch.arange(b)
+    W = torch.ones(b, 5 * b, dtype=z.dtype, device=z.device)
+    idx = torch.arange(b, device=z.device)
     for k in range(3):
         W[idx, (2 + k) * b + idx] = ws[k]
     E = torch.exp(s) * W
-    pos = torch.zeros(b, 5 * b, dtype=torch.bool)
+    pos = torch.zeros(b, 5 * b, dtype=torch.bool, device=z.device)
     for k in range(1, 5):
         pos[idx, k * b + idx] = True
     num = (E * pos).sum(1)
@@ -372,7 +383,7 @@ def agc(logits_x, logits_u, lam=ENTROPY_WEIGHT):
     p = F.softmax(logits_x, 1)
     q = F.softmax(logits_u, 1)
     S = F.normalize(p, dim=0).t() @ F.normalize(q, dim=0)   # [K, K]
-    consistency = F.cross_entropy(S, torch.arange(K))
+    consistency = F.cross_entropy(S, torch.arange(K, device=S.device))
     o = p.sum(0)
     o = o / o.sum()
     pos = o > 0

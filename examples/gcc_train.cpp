@@ -53,6 +53,9 @@ const char* kUsage =
     "  --out DIR            output folder (default: runs/<preset>-<date>-<time>)\n"
     "  --quiet              no progress output\n"
     "  --list-keys          print the configuration (every key, its value and its meaning, as YAML) and exit\n"
+    "  --dump-steps DIR     write the first training step of each phase into DIR (model before the step, views,\n"
+    "                       node weights, losses; train/step_dump.hpp) for data_scripts/reference_gcc_torch.py\n"
+    "                       --check-steps DIR\n"
     "  --KEY VALUE          any config key, also as --KEY=VALUE: --epochs 20 --lr 0.2 --device cuda --threads 2\n"
     "                       --mean [0.5,0.5,0.5]; the release's keys too: --criterion_kwargs.temperature=0.2\n"
     "  --help               this text\n"
@@ -119,7 +122,7 @@ gcc::train::TrainData load_data(Config& cfg, const gcc_examples::CliArgs& a, std
 }
 
 int run_main(int argc, char** argv) {
-  const gcc_examples::CliSpec spec{"gcc_train", kUsage, {"preset", "config", "resume", "out", "data-root"},
+  const gcc_examples::CliSpec spec{"gcc_train", kUsage, {"preset", "config", "resume", "out", "data-root", "dump-steps"},
                                    {"quiet", "list-keys", "unlabelled"}, gcc::train::Stage::End2End};
   gcc_examples::CliArgs a;
   if (const int rc = gcc_examples::parse_cli(argc, argv, spec, a); rc >= 0) return rc;
@@ -149,6 +152,7 @@ int run_main(int argc, char** argv) {
   gcc::train::TrainData data = load_data(cfg, a, log, plan);
   gcc::train::End2EndTrainer trainer(cfg, data);
   trainer.set_progress_output(log);
+  if (!a.flag("dump-steps").empty()) trainer.dump_first_steps(a.flag("dump-steps"));
   gcc_examples::lock_run_folder(lock, "gcc_train", out, true);  // after the data loaded: a failed start leaves no folder
   if (!resume.empty()) {
     gcc::train::load_end2end_checkpoint(ck, trainer);

@@ -8,7 +8,7 @@
 #   bash tests/device_check.sh OUTDIR        run the check; OUTDIR gets env.log build.log tests.log
 #                                            memcheck.log bench.log kernels.log summary.md (7 files)
 #   bash tests/device_check.sh --pack-deps   run HERE (Debian, with the deps installed) beforehand: writes
-#                                            build-devdeps/gcc-devdeps.tar.gz (OpenBLAS, doctest, stb, zlib, yaml-cpp
+#                                            build-devdeps/gcc-devdeps.tar.gz (OpenBLAS, doctest, stb, zlib, libjpeg, yaml-cpp
 #                                            headers and libraries, ~12 MB) for a GPU machine that lacks them; carry
 #                                            build-devdeps there. The check unpacks it only if something is missing.
 #   bash tests/device_check.sh --help
@@ -77,6 +77,12 @@ pack_deps() {
   mkdir -p "$stage/lib-link"
   cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libz.so.1)" "$stage/lib-link/libz.so.1"
   ln -s libz.so.1 "$stage/lib-link/libz.so"
+  # libjpeg-turbo (data/jpeg_decode.hpp): headers and a library to link against, kept in lib-link/ like zlib.
+  [ -f /usr/include/jpeglib.h ] || { echo "pack-deps: /usr/include/jpeglib.h missing (libjpeg62-turbo-dev)" >&2; return 1; }
+  cp /usr/include/jpeglib.h /usr/include/jmorecfg.h /usr/include/jerror.h "$stage/include/"
+  cp /usr/include/x86_64-linux-gnu/jconfig.h "$stage/include/"
+  cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libjpeg.so.62)" "$stage/lib-link/libjpeg.so.62"
+  ln -s libjpeg.so.62 "$stage/lib-link/libjpeg.so"
   # yaml-cpp (train/config_*.hpp): headers, the shared library and its CMake package (prefix-relative).
   [ -f /usr/include/yaml-cpp/yaml.h ] || { echo "pack-deps: yaml-cpp missing (libyaml-cpp-dev)" >&2; return 1; }
   cp -r /usr/include/yaml-cpp "$stage/include/yaml-cpp"
@@ -234,6 +240,7 @@ any_exists /usr/lib/cmake/doctest /usr/local/lib/cmake/doctest /usr/lib/x86_64-l
 any_exists /usr/include/stb/stb_image.h || MISSING="$MISSING stb"
 any_exists /usr/include/zlib.h /usr/local/include/zlib.h || MISSING="$MISSING zlib"
 any_exists /usr/include/yaml-cpp/yaml.h /usr/local/include/yaml-cpp/yaml.h || MISSING="$MISSING yaml-cpp"
+any_exists /usr/include/jpeglib.h /usr/local/include/jpeglib.h || MISSING="$MISSING libjpeg"
 DEPS_NOTE="system"
 OPENBLAS_ARGS=()
 if [ -n "$MISSING" ]; then

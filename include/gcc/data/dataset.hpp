@@ -97,17 +97,25 @@ inline ImageDataset concat(const std::vector<const ImageDataset*>& parts, const 
   return r;
 }
 
+// `count` indices of [0, n) drawn without replacement by a permutation seeded with `seed`, in
+// increasing order: the images random_subset keeps.
+inline std::vector<int64_t> random_subset_indices(int64_t n, int64_t count, uint64_t seed) {
+  GCC_CHECK(count > 0 && count <= n, "random_subset_indices: ", count, " indices asked of ", n);
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  Rng rng(seed ^ 0x5EED5EED5EED5EEDULL);  // its own stream, not the model's
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng.below(static_cast<uint64_t>(i + 1)))]);
+  order.resize(static_cast<std::size_t>(count));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
 // `count` images of `d` drawn without replacement by a permutation seeded with `seed`, kept in
 // increasing index order (copies the pixels).
 inline ImageDataset random_subset(const ImageDataset& d, int64_t count, uint64_t seed) {
   GCC_CHECK(count > 0 && count <= d.n, "random_subset: ", count, " images asked of '", d.name, "' which has ", d.n);
-  std::vector<int64_t> order(static_cast<std::size_t>(d.n));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  Rng rng(seed ^ 0x5EED5EED5EED5EEDULL);  // its own stream, not the model's
-  for (int64_t i = d.n - 1; i > 0; --i)
-    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng.below(static_cast<uint64_t>(i + 1)))]);
-  order.resize(static_cast<std::size_t>(count));
-  std::sort(order.begin(), order.end());
+  const std::vector<int64_t> order = random_subset_indices(d.n, count, seed);
   ImageDataset r;
   r.n = count;
   r.height = d.height;

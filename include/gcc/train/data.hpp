@@ -32,6 +32,9 @@ struct TrainData {
   std::shared_ptr<const ImageDataset> phase1, phase2, eval;
   std::vector<int64_t> phase1_ids, phase2_ids;  // memory row of each sample (image identity)
   int64_t memory_rows = 0;                      // 1 + the largest identity
+  // Index in the dataset as read (e.g. Fashion-MNIST's 70,000 "all" images) of each phase-1 image, when
+  // the training set is the whole dataset or a subset of it (empty otherwise).
+  std::vector<int64_t> phase1_source;
 
   // One set for everything (identity = index).
   static TrainData single(std::shared_ptr<const ImageDataset> d, std::shared_ptr<const ImageDataset> eval = nullptr) {
@@ -97,10 +100,15 @@ inline std::shared_ptr<const ImageDataset> read_test_split(const Config& cfg) {
 // on the test split (read here).
 inline TrainData train_data_from(const Config& cfg, std::shared_ptr<const ImageDataset> full) {
   std::shared_ptr<const ImageDataset> tr = full;
-  if (cfg.train_subset > 0 && cfg.train_subset < full->n)
+  std::vector<int64_t> source(static_cast<std::size_t>(full->n));
+  std::iota(source.begin(), source.end(), int64_t{0});
+  if (cfg.train_subset > 0 && cfg.train_subset < full->n) {
     tr = std::make_shared<const ImageDataset>(random_subset(*full, cfg.train_subset, cfg.seed));
-  if (cfg.eval_set == "test") return TrainData::single(tr, read_test_split(cfg));
-  return TrainData::single(tr, cfg.eval_set == "all" ? full : tr);
+    source = random_subset_indices(full->n, cfg.train_subset, cfg.seed);
+  }
+  TrainData t = TrainData::single(tr, cfg.eval_set == "test" ? read_test_split(cfg) : cfg.eval_set == "all" ? full : tr);
+  t.phase1_source = std::move(source);
+  return t;
 }
 
 // Reads the dataset of `cfg` (cfg.data_root or the reader's default folder; a user's images) and applies

@@ -38,6 +38,7 @@
 #include "epoch_steps.hpp"
 #include "evaluate.hpp"
 #include "progress.hpp"
+#include "step_dump.hpp"
 
 namespace gcc {
 namespace train {
@@ -116,6 +117,8 @@ class End2EndTrainer {
   bool finished() const { return st_.next_epoch >= cfg_.epochs; }
   bool has_graph() const { return !st_.neighbours.empty(); }
   const TrainerState& state() const { return st_; }
+  // Writes the first step of each phase into `dir` (train/step_dump.hpp) for an independent check.
+  void dump_first_steps(const std::string& dir) { dump_ = StepDump(dir, cfg_, data_.phase1_source); }
   // Restores the state of a checkpoint (the model and optimiser are restored by the caller).
   void set_state(TrainerState s) {
     GCC_CHECK(s.next_epoch >= 0 && s.next_step >= 0, "End2EndTrainer::set_state: bad position (epoch ",
@@ -331,6 +334,7 @@ class End2EndTrainer {
       NoGrad ng;
       x = on_device(concat0({b.views[0], b.views[1]}));
     }
+    dump_.save_model_before(1, *model_);
     nn::End2EndOutput out = model_->forward(x);
     const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
     const Tensor rgc = rgc_loss(z, z2, cfg_.temperature);
@@ -343,6 +347,8 @@ class End2EndTrainer {
         add_agc(loss, t, slice0(logits, 0, m), slice0(logits, m, 2 * m));
       }
     t.loss = loss.item();
+    dump_.save_step(1, {b.views[0], b.views[1]}, nullptr, t.loss, t.rgc, t.agc, t.agc_consistency, t.agc_entropy, e,
+                    step);
     check_finite(t, e, step);
     apply(loss, memory_ids(b, 1), z2.detach());
     return t;
@@ -366,6 +372,7 @@ class End2EndTrainer {
       }
     }
     // Each its own forward pass (BatchNorm statistics of that pass alone): [x; x'], v_0, v_1, v_2, u.
+    dump_.save_model_before(2, *model_);
     nn::End2EndOutput out = model_->forward(x);
     std::array<Tensor, 3> v;
     for (int j = 0; j < 3; ++j)
@@ -379,6 +386,8 @@ class End2EndTrainer {
     for (int h = 0; h < cfg_.nheads; ++h)
       add_agc(loss, t, slice0(out.logits[static_cast<std::size_t>(h)], 0, m), ou.logits[static_cast<std::size_t>(h)]);
     t.loss = loss.item();
+    dump_.save_step(2, std::vector<Tensor>(b.views.begin(), b.views.begin() + 6), &w, t.loss, t.rgc, t.agc,
+                    t.agc_consistency, t.agc_entropy, e, step);
     check_finite(t, e, step);
     apply(loss, memory_ids(b, 2), z2.detach());
     return t;
@@ -413,6 +422,7 @@ class End2EndTrainer {
   TrainerState st_;
   const std::atomic<bool>* stop_flag_ = nullptr;
   ProgressLine progress_;
+  StepDump dump_;
 };
 
 }  // namespace train
