@@ -17,6 +17,7 @@
 #   BUILD    build folder with the programs (default build; on cuda build-device)
 #   DATA     Fashion-MNIST folder (default build-fmnist when it exists, else /usr/share/datasets/fashion-mnist)
 #   THREADS  CPU threads for both (default: all cores)
+#   TWIN_WORKERS  the twin's view worker processes (default 0 on cpu, 8 on cuda: its views are PIL images)
 #   PYTHON   the python with torch (default /usr/bin/python3)
 # OUTDIR gets summary.md, curves.png and seed<S>/{ours,twin,selflabel}/ (metrics.jsonl, evaluation.json,
 # config.yaml, the logs; the large .npy and checkpoint files are removed).
@@ -26,8 +27,10 @@ ROOT=$(pwd)
 [ -f "$ROOT/data_scripts/reference_gcc_torch.py" ] || { echo "proof_run: run me from the repository root" >&2; exit 2; }
 DEVICE=${DEVICE:-cpu}
 case "$DEVICE" in
-  cpu) PRESET=${PRESET:-fashion-mnist}; SUBSET=${SUBSET:-10000}; BUILD=${BUILD:-build}; SUFFIX="" ;;
-  cuda) PRESET=${PRESET:-fashion-mnist-gpu}; SUBSET=${SUBSET:-20000}; BUILD=${BUILD:-build-device}; SUFFIX=_cuda ;;
+  cpu) PRESET=${PRESET:-fashion-mnist}; SUBSET=${SUBSET:-10000}; BUILD=${BUILD:-build}; SUFFIX=""
+       TWIN_WORKERS=${TWIN_WORKERS:-0} ;;
+  cuda) PRESET=${PRESET:-fashion-mnist-gpu}; SUBSET=${SUBSET:-20000}; BUILD=${BUILD:-build-device}; SUFFIX=_cuda
+        TWIN_WORKERS=${TWIN_WORKERS:-8} ;;
   *) echo "proof_run: DEVICE must be cpu or cuda" >&2; exit 2 ;;
 esac
 SEEDS=${SEEDS:-0}
@@ -74,7 +77,7 @@ for seed in $SEEDS; do
   # ---- the twin: the same config.yaml, the same images ----
   t0=$(now)
   "$PYTHON" "$ROOT/data_scripts/reference_gcc_torch.py" --config "$S/ours/config.yaml" --data-root "$DATA" \
-    --device "$DEVICE" --train-ids "$SCRATCH/dump$seed/train_ids.npy" --out "$S/twin" \
+    --device "$DEVICE" --train-ids "$SCRATCH/dump$seed/train_ids.npy" --out "$S/twin" --workers "$TWIN_WORKERS" \
     $([ "$THREADS" != 0 ] && echo "--threads $THREADS") > "$S/twin.log" 2>&1
   rc=$?; t1=$(now)
   echo "twin seed $seed: exit $rc, $(secs "$t0" "$t1") s" | tee -a "$S/times.txt"
