@@ -6,7 +6,12 @@
 #include <cstdio>
 #include <limits>
 
+#include "data_test_util.hpp"
 #include "gradcheck.hpp"
+#include "gcc/io/checkpoint.hpp"
+#include "gcc/io/json.hpp"
+#include "gcc/io/npy.hpp"
+#include "gcc/train/config_file.hpp"
 #include "gcc/train/config_schema.hpp"
 #include "gcc/train/presets.hpp"
 #include "gcc/train/data.hpp"
@@ -348,4 +353,74 @@ TEST_CASE("train: resuming into a different model or dataset fails with a clear 
   // the stored configuration reads back to the same one
   const Config back = checkpoint_config(io::Checkpoint::load(ck));
   CHECK(config_yaml(back) == config_yaml(cfg));
+}
+
+TEST_CASE("train: --dump-steps writes the first step of each phase; its losses come back from its files") {
+  gcc_test::TempDir tmp;
+  Config cfg = tiny_config();
+  cfg.train_subset = 100;
+  const auto all = small_images(160);
+  const TrainData data = train_data_from(cfg, all);
+  // the dumped training ids are the images random_subset kept
+  REQUIRE(data.phase1_source.size() == 100u);
+  for (int64_t i = 0; i < 100; ++i) {
+    const int64_t src = data.phase1_source[static_cast<std::size_t>(i)];
+    CHECK(std::equal(data.phase1->image(i), data.phase1->image(i) + data.phase1->image_bytes(), all->image(src)));
+  }
+  End2EndTrainer t(cfg, data);
+  t.set_progress_output(nullptr);
+  t.dump_first_steps(tmp / "dump");
+  t.fit([](const EpochReport&) {});
+  const io::NpyArray ids = io::read_npy(tmp / "dump/train_ids.npy");
+  CHECK(ids.i64() == data.phase1_source);
+  Config back = preset("cifar-10");
+  apply_config_file(back, tmp / "dump/config.yaml");
+  CHECK(back.train_subset == 100);
+  for (int phase = 1; phase <= 2; ++phase) {
+    CAPTURE(phase);
+    const std::string dir = tmp / ("dump/phase" + std::to_string(phase));
+    const io::NpyArray views = io::read_npy(dir + "/views.npy");
+    const int64_t V = phase == 1 ? 2 : 6, m = cfg.batch_size;
+    REQUIRE(views.shape == std::vector<int64_t>{V, m, 1, 28, 28});
+    const io::Json losses = io::Json::parse(io::read_file(dir + "/losses.json"));
+    auto term = [&](const char* k) { return losses.find(k)->number(); };
+    CHECK(term("step") == 0);
+    CHECK(term("epoch") == phase - 1);
+    // Recompute the step from the files alone: the model before the step, the views, the weights.
+    Rng rng(1);
+    nn::End2EndModel model(cfg.model_config(), rng);
+    io::Checkpoint::load(dir + "/model.safetensors").load_model(model);
+    model.train();
+    const std::vector<float> v = views.f32();
+    auto view = [&](int64_t k) {
+      return Tensor::from_vector(std::vector<float>(v.begin() + k * m * 784, v.begin() + (k + 1) * m * 784),
+                                 Shape{m, 1, 28, 28});
+    };
+    const nn::End2EndOutput out = model.forward(concat0({view(0), view(1)}));
+    const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
+    Tensor rgc;
+    AgcLoss agc;
+    if (phase == 1) {
+      rgc = rgc_loss(z, z2, cfg.temperature);
+      agc = agc_loss(slice0(out.logits[0], 0, m), slice0(out.logits[0], m, 2 * m), cfg.entropy_weight);
+    } else {
+      const io::NpyArray wn = io::read_npy(dir + "/weights.npy");
+      REQUIRE(wn.shape == std::vector<int64_t>{3, m});
+      const std::vector<float> wv = wn.f32();
+      std::array<Tensor, 3> e, w;
+      for (int k = 0; k < 3; ++k) {
+        e[static_cast<std::size_t>(k)] = model.forward(view(2 + k)).embedding;
+        w[static_cast<std::size_t>(k)] =
+            Tensor::from_vector(std::vector<float>(wv.begin() + k * m, wv.begin() + (k + 1) * m), Shape{m});
+        for (int64_t i = 0; i < m; ++i) CHECK(wv[static_cast<std::size_t>(k * m + i)] > 0.f);
+      }
+      const nn::End2EndOutput ou = model.forward(view(5));
+      rgc = rgc_loss(z, z2, e, w, cfg.temperature);
+      agc = agc_loss(slice0(out.logits[0], 0, m), ou.logits[0], cfg.entropy_weight);
+    }
+    CHECK(rgc.item() == doctest::Approx(term("rgc")).epsilon(1e-6));
+    CHECK(agc.total.item() == doctest::Approx(term("agc")).epsilon(1e-6));
+    CHECK(agc.entropy.item() == doctest::Approx(term("agc_entropy")).epsilon(1e-5));
+    CHECK(term("loss") == doctest::Approx(cfg.rgc_weight * term("rgc") + cfg.agc_weight * term("agc")).epsilon(1e-6));
+  }
 }
