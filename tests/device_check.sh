@@ -459,7 +459,7 @@ else
     ok=0; bad=""; t0=$(now_ms)
     for drv in "$BUILD"/kernels_dev/*; do
       [ -x "$drv" ] || continue
-      run "$LOG_KERNELS" 60 "$drv" --repeat 10
+      run "$LOG_KERNELS" 90 "$drv" --repeat 5
       if [ "$RC" -eq 0 ]; then ok=$((ok + 1)); else bad="$bad $(basename "$drv")($RC)"; fi
     done
     SECS=$(secs_since "$t0")
