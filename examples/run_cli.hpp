@@ -5,10 +5,12 @@
 #pragma once
 #include <cblas.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <exception>
 #include <map>
@@ -18,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "gcc/core/blas_kernels.hpp"
 #include "gcc/core/error.hpp"
 #include "gcc/io/atomic_file.hpp"
 #include "gcc/io/metrics_log.hpp"
@@ -325,7 +328,20 @@ inline void print_result(const char* program, double seconds, const gcc::train::
 }
 
 // main() of a CLI: run_main, with errors printed once as "<program>: <message>".
+// When OpenBLAS picked weaker kernels than this CPU runs (core/blas_kernels.hpp), runs this program again
+// from the start with OPENBLAS_CORETYPE set (OpenBLAS reads it only when it loads); a set
+// OPENBLAS_CORETYPE, chosen by the user or by the first run, is left as it is. Returns if execv fails.
+inline void use_the_cpus_blas_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE")) return;
+  const std::string core = gcc::blas_coretype_upgrade();
+  if (core.empty()) return;
+  ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("OPENBLAS_CORETYPE");  // no re-execution possible: carry on with OpenBLAS's own choice
+}
+
 inline int run_cli(const char* program, int argc, char** argv, int (*run_main)(int, char**)) {
+  use_the_cpus_blas_kernels(argv);
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes write() fail with EFBIG (reported), not kill us
   try {
     return run_main(argc, argv);
