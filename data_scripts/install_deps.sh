@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what gcc-toolkit needs on Debian 12 and is not there yet (idempotent; apt runs only when
 # something is missing). Usage: sh data_scripts/install_deps.sh [--reference]
-#   --reference  also install Debian's python3-torch/-sklearn/-faiss, used only to regenerate test
-#                fixtures and run the comparison benchmarks (never needed to build or test).
+#   --reference  also install Debian's python3-torch/-torchvision/-sklearn/-faiss (and yaml, scipy,
+#                matplotlib), used only to regenerate test fixtures, run the comparison benchmarks and
+#                the PyTorch twin (ctest torch_twin / checkpoint_torch run with them, skip without them).
 set -eu
 case "${1:-}" in
   -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
@@ -11,7 +12,7 @@ esac
 pkgs="cmake make g++ libopenblas-openmp-dev doctest-dev libstb-dev libyaml-cpp-dev zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist zip unzip
 clang-14 libclang-rt-14-dev libomp-14-dev"
 if [ "${1:-}" = "--reference" ]; then
-  pkgs="$pkgs python3 python3-numpy python3-torch python3-sklearn python3-faiss"
+  pkgs="$pkgs python3 python3-numpy python3-torch python3-torchvision python3-yaml python3-scipy python3-matplotlib python3-sklearn python3-faiss"
 fi
 missing=""
 for p in $pkgs; do
