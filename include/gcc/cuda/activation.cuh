@@ -12,23 +12,12 @@
 
 namespace gcc {
 namespace cuda {
-namespace impl {
-
-inline void act_check(const char* op, const Tensor& t, const char* what, const Tensor& ref) {
-  GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
-  check_same_device(op, t, ref);
-  GCC_CHECK(t.is_contiguous(), op, ": ", what, " of shape ", t.shape().str(), " must be contiguous");
-  GCC_CHECK(t.numel() == ref.numel(), op, ": ", what, " of shape ", t.shape().str(), " does not match ",
-            ref.shape().str());
-}
-
-}  // namespace impl
 
 // y = max(x, 0); a NaN input stays NaN as in torch.relu.
 inline void relu_forward(const Tensor& x /* [*] */, const Tensor& y /* [*] */) {
   const int dev = impl::cuda_device_of("relu_forward", y);
-  impl::act_check("relu_forward", x, "input", y);
-  impl::act_check("relu_forward", y, "output", y);
+  impl::check_like("relu_forward", x, "input", y, "");
+  impl::check_like("relu_forward", y, "output", y, "");
   const int64_t n = y.numel();
   if (n == 0) return;
   DeviceGuard guard(dev);
@@ -38,9 +27,9 @@ inline void relu_forward(const Tensor& x /* [*] */, const Tensor& y /* [*] */) {
 // gx = 0 where y <= 0, else gy (PyTorch's threshold_backward on the output; NaN passes gy).
 inline void relu_backward(const Tensor& y /* [*] */, const Tensor& gy /* [*] */, const Tensor& gx /* [*] */) {
   const int dev = impl::cuda_device_of("relu_backward", gx);
-  impl::act_check("relu_backward", y, "output", gx);
-  impl::act_check("relu_backward", gy, "output gradient", gx);
-  impl::act_check("relu_backward", gx, "input gradient", gx);
+  impl::check_like("relu_backward", y, "output", gx, "");
+  impl::check_like("relu_backward", gy, "output gradient", gx, "");
+  impl::check_like("relu_backward", gx, "input gradient", gx, "");
   const int64_t n = gx.numel();
   if (n == 0) return;
   DeviceGuard guard(dev);

@@ -12,26 +12,15 @@
 
 namespace gcc {
 namespace cuda {
-namespace impl {
-
-inline void check_optim_tensor(const char* op, const Tensor& t, const char* what, const Tensor& param) {
-  GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
-  check_same_device(op, t, param);
-  GCC_CHECK(t.is_contiguous(), op, ": ", what, " of shape ", t.shape().str(), " must be contiguous");
-  GCC_CHECK(t.numel() == param.numel(), op, ": ", what, " of shape ", t.shape().str(),
-            " does not match the parameter of shape ", param.shape().str());
-}
-
-}  // namespace impl
 
 // torch.optim.SGD (dampening 0, no Nesterov): g += wd·p; buf = g on the first step, else
 // buf = momentum·buf + g; p -= lr·buf.
 inline void sgd_update(const Tensor& param /* [*] */, const Tensor& grad /* [*] */, const Tensor& buf /* [*] */,
                        float lr, float momentum, float weight_decay, bool first_step) {
   const int dev = impl::cuda_device_of("sgd_update", param);
-  impl::check_optim_tensor("sgd_update", param, "parameter", param);
-  impl::check_optim_tensor("sgd_update", grad, "gradient", param);
-  if (momentum != 0.f) impl::check_optim_tensor("sgd_update", buf, "momentum buffer", param);
+  impl::check_like("sgd_update", param, "parameter", param, "the parameter of shape ");
+  impl::check_like("sgd_update", grad, "gradient", param, "the parameter of shape ");
+  if (momentum != 0.f) impl::check_like("sgd_update", buf, "momentum buffer", param, "the parameter of shape ");
   DeviceGuard guard(dev);
   GCC_KERNEL_CHECK(kernels::sgd_update(context(dev).launch(), param.data(), grad.data(),
                                        momentum != 0.f ? buf.data() : nullptr, lr, momentum, weight_decay,
@@ -45,10 +34,10 @@ inline void adam_update(const Tensor& param /* [*] */, const Tensor& grad /* [*]
                         const Tensor& m2 /* [*] */, float lr, float beta1, float beta2, float eps, float weight_decay,
                         int64_t step) {
   const int dev = impl::cuda_device_of("adam_update", param);
-  impl::check_optim_tensor("adam_update", param, "parameter", param);
-  impl::check_optim_tensor("adam_update", grad, "gradient", param);
-  impl::check_optim_tensor("adam_update", m1, "first moment", param);
-  impl::check_optim_tensor("adam_update", m2, "second moment", param);
+  impl::check_like("adam_update", param, "parameter", param, "the parameter of shape ");
+  impl::check_like("adam_update", grad, "gradient", param, "the parameter of shape ");
+  impl::check_like("adam_update", m1, "first moment", param, "the parameter of shape ");
+  impl::check_like("adam_update", m2, "second moment", param, "the parameter of shape ");
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
   const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
   DeviceGuard guard(dev);
@@ -59,8 +48,8 @@ inline void adam_update(const Tensor& param /* [*] */, const Tensor& grad /* [*]
 // shadow = decay·shadow + (1-decay)·param
 inline void ema_update(const Tensor& shadow /* [*] */, const Tensor& param /* [*] */, float decay) {
   const int dev = impl::cuda_device_of("ema_update", shadow);
-  impl::check_optim_tensor("ema_update", shadow, "shadow", param);
-  impl::check_optim_tensor("ema_update", param, "parameter", param);
+  impl::check_like("ema_update", shadow, "shadow", param, "the parameter of shape ");
+  impl::check_like("ema_update", param, "parameter", param, "the parameter of shape ");
   DeviceGuard guard(dev);
   GCC_KERNEL_CHECK(kernels::ema_update(context(dev).launch(), shadow.data(), param.data(), decay, param.numel()));
 }

@@ -35,6 +35,15 @@ inline void check_numel(const char* op, const Tensor& t, const char* what, int d
   check_optional(op, t, what, dev, numel);
 }
 
+// t is defined, on ref's device, contiguous and as large as ref (`ref_what` names ref in the message).
+inline void check_like(const char* op, const Tensor& t, const char* what, const Tensor& ref, const char* ref_what) {
+  GCC_CHECK(t.defined(), op, ": ", what, " is undefined");
+  check_same_device(op, t, ref);
+  GCC_CHECK(t.is_contiguous(), op, ": ", what, " of shape ", t.shape().str(), " must be contiguous");
+  GCC_CHECK(t.numel() == ref.numel(), op, ": ", what, " of shape ", t.shape().str(), " does not match ", ref_what,
+            ref.shape().str());
+}
+
 inline const float* opt_data(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 inline float* opt_mutable(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
