@@ -1,6 +1,8 @@
 // Batch norm: training forward by hand, running-statistics update (values confirmed with PyTorch),
 // eval mode with a batch of 1, 1-D batch norm, accuracy with a large mean, gradient checks, errors.
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "gradcheck.hpp"
 #include "gcc/ops/batchnorm.hpp"
@@ -145,4 +147,77 @@ TEST_CASE("batchnorm2d errors") {
                        gcc::Error);
   CHECK_THROWS_WITH_AS(gcc::batchnorm2d(Tensor::ones(Shape{2, 2, 2, 2}), w, b, rm, Tensor(), true),
                        doctest::Contains("running_mean and running_var must both be given"), gcc::Error);
+}
+
+namespace {
+// Values, gradients and running statistics of batchnorm2d_grouped over views stacked as [sum(sizes), C, H, W],
+// against one batchnorm2d call per view (the definition it must equal).
+void check_grouped_equals_separate(const std::vector<int64_t>& sizes, int64_t C, int64_t H, int64_t W,
+                                   uint64_t seed) {
+  int64_t N = 0;
+  for (int64_t n : sizes) N += n;
+  const Tensor x0 = rand_tensor(Shape{N, C, H, W}, seed, -2.f, 3.f);
+  const Tensor w0 = rand_tensor(Shape{C}, seed + 1, 0.5f, 1.5f), b0 = rand_tensor(Shape{C}, seed + 2);
+  const Tensor gy = rand_tensor(Shape{N, C, H, W}, seed + 3);
+  const Tensor rm_init = rand_tensor(Shape{C}, seed + 4), rv_init = rand_tensor(Shape{C}, seed + 5, 0.5f, 2.f);
+
+  Tensor xg = x0.clone().set_requires_grad(true), wg = w0.clone().set_requires_grad(true);
+  Tensor bg = b0.clone().set_requires_grad(true), rmg = rm_init.clone(), rvg = rv_init.clone();
+  Tensor yg = gcc::batchnorm2d_grouped(xg, sizes, wg, bg, rmg, rvg, true, 0.1f, 1e-5f);
+  yg.backward(gy);
+
+  Tensor xs = x0.clone().set_requires_grad(true), ws = w0.clone().set_requires_grad(true);
+  Tensor bs = b0.clone().set_requires_grad(true), rms = rm_init.clone(), rvs = rv_init.clone();
+  std::vector<Tensor> ys;
+  int64_t at = 0;
+  for (int64_t n : sizes) {
+    ys.push_back(gcc::batchnorm2d(gcc::slice0(xs, at, at + n), ws, bs, rms, rvs, true, 0.1f, 1e-5f));
+    at += n;
+  }
+  Tensor y = gcc::concat0(ys);
+  y.backward(gy);
+
+  const std::string what = "groups of " + std::to_string(sizes.size()) + ", C " + std::to_string(C);
+  check_values(yg, y.to_vector(), 1e-6, 1e-6, what + ": y");
+  check_values(xg.grad(), xs.grad().to_vector(), 1e-6, 1e-5, what + ": gx");
+  check_values(wg.grad(), ws.grad().to_vector(), 1e-5, 1e-5, what + ": gweight");
+  check_values(bg.grad(), bs.grad().to_vector(), 1e-5, 1e-5, what + ": gbias");
+  check_values(rmg, rms.to_vector(), 1e-7, 1e-6, what + ": running_mean");
+  check_values(rvg, rvs.to_vector(), 1e-7, 1e-6, what + ": running_var");
+}
+}  // namespace
+
+TEST_CASE("batchnorm2d_grouped equals one batchnorm2d per group (values, gradients, running statistics)") {
+  check_grouped_equals_separate({6, 3, 3, 3, 3}, 3, 2, 3, 21);  // phase 2's [x; x'], v_0, v_1, v_2, u
+  check_grouped_equals_separate({1, 4, 2}, 5, 3, 1, 22);        // a group of one image (H*W = 3 values)
+  check_grouped_equals_separate({7}, 2, 1, 1, 23);              // one group = plain batchnorm2d
+  // groups change the statistics: [a; b] grouped differs from [a; b] as one batch when their means differ
+  Tensor x = Tensor::from_vector({0, 2, 10, 14}, Shape{4, 1, 1, 1});
+  Tensor rm = Tensor::zeros(Shape{1}), rv = Tensor::ones(Shape{1});
+  Tensor y = gcc::batchnorm2d_grouped(x, {2, 2}, Tensor(), Tensor(), rm, rv, true, 0.5f, 0.f);
+  check_values(y, {-1, 1, -1, 1}, 1e-6, 1e-6, "per-group normalisation");
+  // running mean: 0 -> 0.5 * 1 = 0.5 -> 0.5 * 0.5 + 0.5 * 12 = 6.25 (group 0 first, then group 1)
+  check_values(rm, {6.25f}, 1e-6, 1e-6, "running mean updated group by group");
+}
+
+TEST_CASE("batchnorm2d_grouped gradients and errors") {
+  Tensor rm = Tensor::zeros(Shape{2}), rv = Tensor::ones(Shape{2});
+  gradcheck("batchnorm2d_grouped train (x, weight, bias)",
+            [&](const std::vector<Tensor>& in) { return gcc::batchnorm2d_grouped(in[0], {2, 1, 3}, in[1], in[2], rm, rv, true); },
+            {rand_tensor(Shape{6, 2, 2, 2}, 31), rand_tensor(Shape{2}, 32, 0.5f, 1.5f), rand_tensor(Shape{2}, 33)});
+  const Tensor w = Tensor::ones(Shape{2}), b = Tensor::zeros(Shape{2});
+  CHECK_THROWS_WITH_AS(gcc::batchnorm2d_grouped(Tensor::ones(Shape{5, 2, 2, 2}), {2, 2}, w, b, rm, rv, true),
+                       doctest::Contains("batchnorm2d_grouped: the group sizes add up to 4 rows but input [5, 2, 2, 2] "
+                                         "has 5"),
+                       gcc::Error);
+  CHECK_THROWS_WITH_AS(gcc::batchnorm2d_grouped(Tensor::ones(Shape{3, 2, 1, 1}), {2, 1}, w, b, rm, rv, true),
+                       doctest::Contains("expected more than 1 value per channel when training, got input [3, 2, 1, 1] "
+                                         "in a group of 1 rows (N*H*W = 1)"),
+                       gcc::Error);
+  CHECK_THROWS_WITH_AS(gcc::batchnorm2d_grouped(Tensor::ones(Shape{3, 2, 1, 1}), {3, 0}, w, b, rm, rv, true),
+                       doctest::Contains("group sizes must be positive, got 0"), gcc::Error);
+  // eval mode normalises with the running statistics: the groups do not matter
+  const Tensor xe = rand_tensor(Shape{3, 2, 1, 1}, 34);
+  check_values(gcc::batchnorm2d_grouped(xe, {2, 1}, w, b, rm, rv, false),
+               gcc::batchnorm2d(xe, w, b, rm, rv, false).to_vector(), 0, 0, "eval ignores the groups");
 }

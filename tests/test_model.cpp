@@ -61,3 +61,50 @@ TEST_CASE("backbone variants: output shapes, -stl pooling check, train and eval"
   CHECK_THROWS_WITH_AS(gcc::nn::ResNetConfig::preset("resnet19"), doctest::Contains("unknown backbone 'resnet19'"),
                        gcc::Error);
 }
+
+TEST_CASE("End2EndModel: one forward over stacked passes equals one forward per pass (BatchNorm per pass)") {
+  gcc::nn::End2EndConfig cfg;
+  cfg.backbone = gcc::nn::ResNetConfig::preset("resnet18-cifar");
+  cfg.backbone.base_width = 4;
+  cfg.backbone.in_channels = 1;
+  cfg.backbone.stem_maxpool = false;
+  cfg.nheads = 2;
+  const std::vector<int64_t> sizes{4, 2, 2, 2, 2};  // phase 2 with m = 2: [x; x'], v_0, v_1, v_2, u
+  const Tensor x = rand_tensor(Shape{12, 1, 12, 12}, 5);
+  const Tensor rz = rand_tensor(Shape{12, 128}, 6), rl = rand_tensor(Shape{12, 10}, 7);
+  auto run = [&](bool batched, std::vector<Tensor>& grads, std::vector<Tensor>& buffers) {
+    gcc::Rng rng(8);
+    gcc::nn::End2EndModel model(cfg, rng);
+    gcc::nn::End2EndOutput o;
+    if (batched) {
+      o = model.forward(x, sizes);
+    } else {
+      std::vector<Tensor> z, l0, l1;
+      int64_t at = 0;
+      for (int64_t n : sizes) {
+        gcc::nn::End2EndOutput p = model.forward(gcc::slice0(x, at, at + n));
+        z.push_back(p.embedding);
+        l0.push_back(p.logits[0]);
+        l1.push_back(p.logits[1]);
+        at += n;
+      }
+      o.embedding = gcc::concat0(z);
+      o.logits = {gcc::concat0(l0), gcc::concat0(l1)};
+    }
+    Tensor loss = gcc::add(gcc::sum_all(gcc::mul(o.embedding, rz)),
+                           gcc::add(gcc::sum_all(gcc::mul(o.logits[0], rl)), gcc::sum_all(gcc::mul(o.logits[1], rl))));
+    loss.backward();
+    for (const gcc::NamedTensor& p : model.named_parameters()) grads.push_back(p.tensor.grad());
+    for (const gcc::NamedTensor& b : model.named_buffers()) buffers.push_back(b.tensor);
+    return std::vector<Tensor>{o.embedding, o.logits[0], o.logits[1]};
+  };
+  std::vector<Tensor> g1, b1, g2, b2;
+  const std::vector<Tensor> one = run(true, g1, b1), five = run(false, g2, b2);
+  for (std::size_t i = 0; i < one.size(); ++i) check_values(one[i], five[i].to_vector(), 1e-5, 1e-4, "outputs");
+  REQUIRE(g1.size() == g2.size());
+  for (std::size_t i = 0; i < g1.size(); ++i) check_values(g1[i], g2[i].to_vector(), 1e-5, 1e-4, "gradients");
+  REQUIRE(b1.size() == b2.size());
+  for (std::size_t i = 0; i < b1.size(); ++i)  // running stats and num_batches_tracked (= 5 passes)
+    check_values(b1[i], b2[i].to_vector(), 1e-6, 1e-5, "buffers");
+  CHECK(b1[2].item() == 5.f);
+}

@@ -105,6 +105,8 @@ std::vector<OpRow> layer_rows() {
                   affine});
   rows.push_back({"batchnorm2d train, ResNet [8,64,16,16]", {{8, 64, 16, 16}, {64}, {64}}, {}, 1e-5, 1e-4,
                   OP(gcc::batchnorm2d(x[0], x[1], x[2], Tensor(), Tensor(), true)), affine});
+  rows.push_back({"batchnorm2d_grouped train, groups 6+3+3+3+3 (phase 2)", {{18, 8, 5, 5}, {8}, {8}}, {}, 1e-5, 1e-4,
+                  OP(gcc::batchnorm2d_grouped(x[0], {6, 3, 3, 3, 3}, x[1], x[2], Tensor(), Tensor(), true)), affine});
   rows.push_back({"batchnorm2d train, eps 0.1", {{2, 4, 3, 3}, {4}, {4}}, {}, 1e-5, 1e-4,
                   OP(gcc::batchnorm2d(x[0], x[1], x[2], Tensor(), Tensor(), true, 0.1f, 0.1f)), affine});
   rows.push_back({"batchnorm2d eval, affine", {{4, 3, 5, 7}, {3}, {3}}, {}, 1e-5, 1e-4,

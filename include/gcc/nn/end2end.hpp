@@ -47,6 +47,13 @@ class End2EndModel : public Module {
     for (int i = 0; i < cfg_.nheads; ++i) out.logits.push_back(head(i).forward(h));
     return out;
   }
+  // Several forward passes in one: x holds the passes' images one after another (pass_sizes rows each);
+  // BatchNorm uses each pass's own statistics, so the outputs equal one forward(...) per pass (up to
+  // summation order), while every convolution runs once over all of them.
+  End2EndOutput forward(const Tensor& x /* [sum(pass_sizes), C, H, W] */, const std::vector<int64_t>& pass_sizes) {
+    ScopedBatchGroups groups(*this, pass_sizes);
+    return forward(x);
+  }
   // Backbone features only ([N, 512]).
   Tensor features(const Tensor& x) { return backbone_->forward(x); }
   Linear& head(int i) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../ops/activation.hpp"
@@ -53,6 +54,8 @@ class Conv2d : public Layer {
 };
 
 // BatchNorm2d with eps 1e-5, momentum 0.1; weight 1, bias 0, running mean 0, running var 1.
+// set_group_sizes (usually through ScopedBatchGroups) makes a training forward normalise groups of rows
+// with their own statistics, as separate forward passes would (batchnorm2d_grouped).
 class BatchNorm2d : public Layer {
  public:
   explicit BatchNorm2d(int64_t channels, float eps = 1e-5f, float momentum = 0.1f)
@@ -65,15 +68,40 @@ class BatchNorm2d : public Layer {
     register_buffer("num_batches_tracked", Tensor::zeros(Shape{}));
   }
   Tensor forward(const Tensor& x) override {
-    if (training()) {  // num_batches_tracked += 1, on the tensor's device (no host round trip)
+    if (training()) {  // num_batches_tracked += passes, on the tensor's device (no host round trip)
       const Tensor& n = buffer(2);
-      GCC_DISPATCH(unary_forward, n.device(), UnaryOp::AddScalar, 1.f, n, n);
+      const float passes = group_sizes_.empty() ? 1.f : static_cast<float>(group_sizes_.size());
+      GCC_DISPATCH(unary_forward, n.device(), UnaryOp::AddScalar, passes, n, n);
     }
-    return batchnorm2d(x, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
+    if (group_sizes_.empty())
+      return batchnorm2d(x, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
+    return batchnorm2d_grouped(x, group_sizes_, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
   }
+  // Rows per statistics group of the following training forwards (empty: the whole batch is one group).
+  void set_group_sizes(std::vector<int64_t> sizes) { group_sizes_ = std::move(sizes); }
 
  private:
   float eps_, momentum_;
+  std::vector<int64_t> group_sizes_;
+};
+
+// While it lives, every BatchNorm2d under `root` treats its batch as consecutive groups of `sizes` rows,
+// each with its own batch statistics: one forward pass over concatenated views then computes what one
+// pass per view computes (SPEC §4's BatchNorm on the images of each pass alone). Restores one group on exit.
+class ScopedBatchGroups {
+ public:
+  ScopedBatchGroups(Module& root, const std::vector<int64_t>& sizes) : root_(root) { set(sizes); }
+  ~ScopedBatchGroups() { set({}); }
+  ScopedBatchGroups(const ScopedBatchGroups&) = delete;
+  ScopedBatchGroups& operator=(const ScopedBatchGroups&) = delete;
+
+ private:
+  void set(const std::vector<int64_t>& sizes) {
+    root_.for_each_module([&](Module& m) {
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) bn->set_group_sizes(sizes);
+    });
+  }
+  Module& root_;
 };
 
 // y = x W^T + b; weight [out, in] and bias [out] uniform in ±1/sqrt(in) (PyTorch's default).

@@ -27,6 +27,13 @@ class Module {
   void eval() { train(false); }
   bool training() const { return training_; }
 
+  // Calls f(Module&) on this module and every module below it, depth first in registration order.
+  template <typename F>
+  void for_each_module(F&& f) {
+    f(*this);
+    for (auto& c : children_) c.second->for_each_module(f);
+  }
+
   // Parameters and buffers with full dotted names, in registration order (depth first).
   std::vector<NamedTensor> named_parameters(const std::string& prefix = "") const {
     std::vector<NamedTensor> out;

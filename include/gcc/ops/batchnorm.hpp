@@ -2,6 +2,8 @@
 // (biased variance) and updates the running ones (unbiased variance); eval mode uses the running ones.
 #pragma once
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "dispatch.hpp"
 
@@ -153,11 +155,33 @@ GCC_CUDA_SLOT(batchnorm2d_backward, const Tensor&, const Tensor&, const Tensor&,
 
 namespace detail {
 
+// Row offsets [G + 1] of the statistics groups of a batch of N: group g is rows [at[g], at[g + 1]).
+// Empty `group_sizes` is one group of all N rows. Training needs more than one value per channel in
+// every group (rows * L > 1).
+inline std::vector<int64_t> batchnorm_group_offsets(const char* op, const std::vector<int64_t>& group_sizes,
+                                                    const Shape& shape, int64_t N, int64_t L, bool training) {
+  std::vector<int64_t> at{0};
+  if (group_sizes.empty()) at.push_back(N);
+  for (int64_t n : group_sizes) {
+    GCC_CHECK(n >= 1, op, ": group sizes must be positive, got ", n, " among ", group_sizes.size(), " groups");
+    at.push_back(at.back() + n);
+  }
+  GCC_CHECK(at.back() == N, op, ": the group sizes add up to ", at.back(), " rows but input ", shape.str(), " has ",
+            N, "; expected sizes summing to the batch");
+  for (std::size_t g = 0; g + 1 < at.size(); ++g)
+    GCC_CHECK(!training || (at[g + 1] - at[g]) * L > 1, op, ": expected more than 1 value per channel when training, "
+              "got input ", shape.str(), at.size() > 2 ? " in a group of " + std::to_string(at[g + 1] - at[g]) + " rows" :
+              std::string(), " (N*H*W = ", (at[g + 1] - at[g]) * L, "); use a larger batch or eval mode");
+  return at;
+}
+
 // Batch norm over dimension 1 of x ([N, C], [N, C, L] or [N, C, H, W]); the kernels see x as
-// [N, C, L, 1] with L the product of the trailing dimensions.
+// [N, C, L, 1] with L the product of the trailing dimensions. In training mode each group of rows
+// (group_sizes; empty = the whole batch) is normalised with its own statistics and updates the running
+// statistics in turn, exactly as separate calls on the groups in order would.
 inline Tensor batchnorm_impl(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
                              const Tensor& running_mean, const Tensor& running_var, bool training,
-                             float momentum, float eps) {
+                             float momentum, float eps, const std::vector<int64_t>& group_sizes = {}) {
   const int64_t N = x.size(0), C = x.size(1);
   int64_t L = 1;
   for (int i = 2; i < x.dims(); ++i) L *= x.size(i);
@@ -178,42 +202,53 @@ inline Tensor batchnorm_impl(const char* op, const Tensor& x, const Tensor& weig
   GCC_CHECK(training || running_mean.defined(), op,
             ": eval mode (training=false) needs running_mean and running_var");
   GCC_CHECK(eps >= 0.f, op, ": eps must be non-negative, got ", eps);
-  GCC_CHECK(!training || N * L > 1, op, ": expected more than 1 value per channel when training, got input ",
-            x.shape().str(), " (N*H*W = ", N * L, "); use a larger batch or eval mode");
+  // eval mode normalises every row alike: the groups do not matter there
+  const std::vector<int64_t> at =
+      batchnorm_group_offsets(op, training ? group_sizes : std::vector<int64_t>{}, x.shape(), N, L, training);
+  const int64_t G = static_cast<int64_t>(at.size()) - 1;
+  auto rows4 = [at, C, L](const Tensor& t, int64_t g) {  // group g of t as [n_g, C, L, 1] (kept by the backward)
+    return t.narrow0(at[static_cast<std::size_t>(g)], at[static_cast<std::size_t>(g) + 1])
+        .view(Shape{at[static_cast<std::size_t>(g) + 1] - at[static_cast<std::size_t>(g)], C, L, 1});
+  };
+  auto row = [C](const Tensor& t, int64_t g) { return t.narrow0(g, g + 1).view(Shape{C}); };  // [C] of [G, C]
 
-  const Shape s4{N, C, L, 1};
   const Device dev = x.device();
   const Tensor xc = x.contiguous().detach();
   const Tensor wc = weight.defined() ? weight.contiguous().detach() : Tensor();
   const Tensor bc = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty(x.shape(), dev);
-  Tensor save_mean, save_invstd, rm_used, rv_used;
+  Tensor save_mean, save_invstd, rm_used, rv_used;  // [G, C] batch statistics of each group (training)
   if (training) {
-    save_mean = Tensor::empty(Shape{C}, dev);
-    save_invstd = Tensor::empty(Shape{C}, dev);
-    GCC_DISPATCH(batchnorm2d_forward_train, dev, xc.view(s4), wc, bc, running_mean.detach(),
-                 running_var.detach(), momentum, eps, y.view(s4), save_mean, save_invstd);
+    save_mean = Tensor::empty(Shape{G, C}, dev);
+    save_invstd = Tensor::empty(Shape{G, C}, dev);
+    for (int64_t g = 0; g < G; ++g)
+      GCC_DISPATCH(batchnorm2d_forward_train, dev, rows4(xc, g), wc, bc, running_mean.detach(), running_var.detach(),
+                   momentum, eps, rows4(y, g), row(save_mean, g), row(save_invstd, g));
   } else {
-    GCC_DISPATCH(batchnorm2d_forward_eval, dev, xc.view(s4), wc, bc, running_mean.detach(),
-                 running_var.detach(), eps, y.view(s4));
+    GCC_DISPATCH(batchnorm2d_forward_eval, dev, rows4(xc, 0), wc, bc, running_mean.detach(), running_var.detach(), eps,
+                 rows4(y, 0));
   }
   if (any_requires_grad(x, weight, bias)) {
     if (!training) {  // snapshot: a later training forward must not change this node's backward
       rm_used = running_mean.clone();
       rv_used = running_var.clone();
     }
-    Tape::record(y, op, [x, weight, bias, xc, wc, s4, save_mean, save_invstd, rm_used, rv_used, training,
+    Tape::record(y, op, [x, weight, bias, xc, wc, G, rows4, row, save_mean, save_invstd, rm_used, rv_used, training,
                          eps](const Tensor& gy) {
       const Device d = x.device();
+      const Tensor gyc = gy.contiguous();
       const Tensor gx = x.requires_grad() ? Tensor::empty(x.shape(), d) : Tensor();
-      const Tensor gw = weight.defined() && weight.requires_grad() ? Tensor::empty(weight.shape(), d) : Tensor();
-      const Tensor gb = bias.defined() && bias.requires_grad() ? Tensor::empty(bias.shape(), d) : Tensor();
-      const Tensor gx4 = gx.defined() ? gx.view(s4) : Tensor();
-      GCC_DISPATCH(batchnorm2d_backward, d, gy.contiguous().view(s4), xc.view(s4), wc, rm_used, rv_used,
-                   save_mean, save_invstd, training, eps, gx4, gw, gb);
+      const bool want_w = weight.defined() && weight.requires_grad(), want_b = bias.defined() && bias.requires_grad();
+      for (int64_t g = 0; g < G; ++g) {  // per group: its rows of gx, its share of gweight / gbias
+        const Tensor gw = want_w ? Tensor::empty(weight.shape(), d) : Tensor();
+        const Tensor gb = want_b ? Tensor::empty(bias.shape(), d) : Tensor();
+        GCC_DISPATCH(batchnorm2d_backward, d, rows4(gyc, g), rows4(xc, g), wc, rm_used, rv_used,
+                     training ? row(save_mean, g) : Tensor(), training ? row(save_invstd, g) : Tensor(), training, eps,
+                     gx.defined() ? rows4(gx, g) : Tensor(), gw, gb);
+        if (gw.defined()) accumulate_grad_fresh(weight, gw);
+        if (gb.defined()) accumulate_grad_fresh(bias, gb);
+      }
       if (gx.defined()) accumulate_grad_fresh(x, gx);
-      if (gw.defined()) accumulate_grad_fresh(weight, gw);
-      if (gb.defined()) accumulate_grad_fresh(bias, gb);
     });
   }
   return y;
@@ -230,6 +265,19 @@ inline Tensor batchnorm2d(const Tensor& x, const Tensor& weight, const Tensor& b
   check_dims("batchnorm2d", x, 4, "[N, C, H, W]");
   return detail::batchnorm_impl("batchnorm2d", x, weight, bias, running_mean, running_var, training, momentum,
                                 eps);
+}
+
+// Batch norm of a batch made of several forward passes' images: rows [0, n_0) are one pass, the next n_1
+// another, ... (group_sizes, adding up to N). In training mode each group uses its own batch statistics
+// and updates the running statistics in turn (group 0 first), so one call over the concatenated views
+// equals separate batchnorm2d calls on each view (forward, gradients, running statistics); one call
+// lets the surrounding convolutions run over all views at once. Eval mode ignores the groups.
+inline Tensor batchnorm2d_grouped(const Tensor& x, const std::vector<int64_t>& group_sizes, const Tensor& weight,
+                                  const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
+                                  bool training, float momentum = 0.1f, float eps = 1e-5f) {
+  check_dims("batchnorm2d_grouped", x, 4, "[N, C, H, W]");
+  return detail::batchnorm_impl("batchnorm2d_grouped", x, weight, bias, running_mean, running_var, training, momentum,
+                                eps, group_sizes);
 }
 
 // The same over features: x [N, C] or [N, C, L] (torch.nn.BatchNorm1d).

@@ -284,6 +284,8 @@ inline const std::vector<ConfigField>& config_fields() {
       // run
       field("device", &C::device, "cpu, cuda, cuda:N or auto (cuda:0 when this program has CUDA and a GPU)"),
       field("threads", &C::threads, "compute threads (OpenMP and OpenBLAS; 0 = all cores)", at_least(0)),
+      field("batched_passes", &C::batched_passes, "run phase 2's five forward passes as one batch with BatchNorm "
+            "statistics per pass: the same maths, fewer and larger convolutions (false: one pass each)"),
       field("checkpoint_every", &C::checkpoint_every, "write the checkpoint every N epochs (always at the end and on "
             "Ctrl-C)", at_least(1)),
       // self-labelling

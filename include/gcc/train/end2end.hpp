@@ -356,11 +356,9 @@ class End2EndTrainer {
 
   LossTerms step_phase2(const Batch& b, int e, int64_t step) {
     const int64_t m = b.size(), k = st_.neighbour_k;
-    Tensor x;
     std::array<Tensor, 3> w;
     {
       NoGrad ng;
-      x = on_device(concat0({b.views[0], b.views[1]}));
       for (int j = 0; j < 3; ++j) {
         Tensor wj = Tensor::empty(Shape{m});
         for (int64_t i = 0; i < m; ++i) {
@@ -371,13 +369,28 @@ class End2EndTrainer {
         w[static_cast<std::size_t>(j)] = on_device(wj);
       }
     }
-    // Each its own forward pass (BatchNorm statistics of that pass alone): [x; x'], v_0, v_1, v_2, u.
+    // Five forward passes, each with the BatchNorm statistics of its own images: [x; x'], v_0, v_1, v_2, u.
     dump_.save_model_before(2, *model_);
-    nn::End2EndOutput out = model_->forward(x);
+    nn::End2EndOutput out, ou;
     std::array<Tensor, 3> v;
-    for (int j = 0; j < 3; ++j)
-      v[static_cast<std::size_t>(j)] = model_->forward(on_device(b.views[static_cast<std::size_t>(2 + j)])).embedding;
-    nn::End2EndOutput ou = model_->forward(on_device(b.views[5]));
+    auto input = [&](std::size_t first, std::size_t end) {  // views [first, end) as one batch
+      NoGrad ng;
+      return on_device(concat0(std::vector<Tensor>(b.views.begin() + first, b.views.begin() + end)));
+    };
+    if (cfg_.batched_passes) {  // one batch of 6m images, BatchNorm grouped per pass
+      const nn::End2EndOutput o = model_->forward(input(0, 6), {2 * m, m, m, m, m});
+      out.embedding = slice0(o.embedding, 0, 2 * m);
+      for (int j = 0; j < 3; ++j) v[static_cast<std::size_t>(j)] = slice0(o.embedding, (2 + j) * m, (3 + j) * m);
+      for (const Tensor& l : o.logits) {
+        out.logits.push_back(slice0(l, 0, 2 * m));
+        ou.logits.push_back(slice0(l, 5 * m, 6 * m));
+      }
+    } else {
+      out = model_->forward(input(0, 2));
+      for (int j = 0; j < 3; ++j)
+        v[static_cast<std::size_t>(j)] = model_->forward(input(2 + j, 3 + j)).embedding;
+      ou = model_->forward(input(5, 6));
+    }
     const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
     const Tensor rgc = rgc_loss(z, z2, v, w, cfg_.temperature);
     Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
