@@ -16,6 +16,7 @@ Prints 'RESULT torch_step ...' and 'RESULT torch_knn ...' lines (read by tests/d
 """
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -25,61 +26,12 @@ import torch.nn.functional as F
 
 TAU = 0.1
 ENTROPY_WEIGHT = 2.0
-EMBED_DIM = 128
 
 
-# ---------------------------------------------------------------------------------------------------
-# SPEC §2: ResNet-18, cifar variant (conv3x3 stem, no max-pool, global average pooling)
-class BasicBlock(nn.Module):
-    def __init__(self, inp, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or inp != planes:
-            self.shortcut = nn.Sequential(nn.Conv2d(inp, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet18Cifar(nn.Module):
-    def __init__(self, width=64, in_channels=3):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        inp = width
-        for s in range(4):
-            planes = width << s
-            blocks = []
-            for b in range(2):
-                blocks.append(BasicBlock(inp, planes, 2 if (s > 0 and b == 0) else 1))
-                inp = planes
-            setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
-        self.feature_dim = inp
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        for s in range(4):
-            h = getattr(self, f"layer{s + 1}")(h)
-        return torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
-
-
-class End2End(nn.Module):
-    def __init__(self, width, num_clusters):
-        super().__init__()
-        self.backbone = ResNet18Cifar(width)
-        f = self.backbone.feature_dim
-        self.contrastive_head = nn.Sequential(nn.Linear(f, f), nn.ReLU(), nn.Linear(f, EMBED_DIM))
-        self.cluster_head = nn.ModuleList([nn.Linear(f, num_clusters)])
-
-    def forward(self, x):
-        h = self.backbone(x)
-        return F.normalize(self.contrastive_head(h), dim=1), self.cluster_head[0](h)
+# The model (SPEC §2) and the losses (SPEC §4) are make_reference.py's, which the fixtures check
+# against the toolkit: End2End, rgc_phase1, rgc_phase2, agc.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_reference as mr  # noqa: E402
 
 
 def init_model(model):
@@ -90,46 +42,6 @@ def init_model(model):
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-
-
-# ---------------------------------------------------------------------------------------------------
-# SPEC §4 losses, as written there
-def rgc_phase2(z, z2, vs, ws, tau=TAU):
-    """C = [z; z'; w0·v0; w1·v1; w2·v2] (5b rows); s = z·Cᵀ/τ minus the row max; E = exp(s) ⊙ W (W = 1
-    except the diagonal of each neighbour block: w_{n_k(i)}); positives: columns b+i, 2b+i, 3b+i, 4b+i;
-    D_i = Σ E over the non-positive columns; L = −mean_i log(Σ_pos E_i / D_i)."""
-    b = z.shape[0]
-    g = [w[:, None] * v for v, w in zip(vs, ws)]
-    C = torch.cat([z, z2] + g, 0)
-    s = z @ C.t() / tau
-    s = s - s.max(1, keepdim=True).values.detach()
-    idx = torch.arange(b, device=z.device)
-    W = torch.ones(b, 5 * b, dtype=z.dtype, device=z.device)
-    for k in range(3):
-        W[idx, (2 + k) * b + idx] = ws[k]
-    E = torch.exp(s) * W
-    pos = torch.zeros(b, 5 * b, dtype=torch.bool, device=z.device)
-    for k in range(1, 5):
-        pos[idx, k * b + idx] = True
-    num = (E * pos).sum(1)
-    D = (E * ~pos).sum(1)
-    return -torch.log(num / D).mean()
-
-
-def agc(logits_x, logits_u, lam=ENTROPY_WEIGHT):
-    """L_ce: cross-entropy of S = p̂ᵀq̂ (columns of p, q L2-normalised over the batch) with targets
-    0..K-1; L_ne = log K + Σ o log o (o = column sums of p over their total; 0·log 0 := 0)."""
-    K = logits_x.shape[1]
-    p = F.softmax(logits_x, 1)
-    q = F.softmax(logits_u, 1)
-    S = F.normalize(p, dim=0).t() @ F.normalize(q, dim=0)
-    consistency = F.cross_entropy(S, torch.arange(K, device=S.device))
-    o = p.sum(0)
-    o = o / o.sum()
-    pos = o > 0
-    xlogx = torch.where(pos, o * torch.log(torch.where(pos, o, torch.ones_like(o))), torch.zeros_like(o))
-    entropy = math.log(K) + xlogx.sum()
-    return consistency + lam * entropy
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -167,32 +79,49 @@ def set_tf32(mode, device):
 
 def bench_step(args, device, timer):
     torch.manual_seed(args.seed)
-    model = End2End(args.width, args.clusters).to(device)
+    model = mr.End2End("cifar", args.width, args.clusters, in_channels=args.in_channels,
+                       stem_maxpool=args.stem_maxpool).to(device)
     init_model(model)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.4, momentum=0.9, weight_decay=1e-4)
-    b, S = args.batch, args.size
+    b, S, C = args.batch, args.size, args.in_channels
+    views = 2 if args.phase == 1 else 6
     gen = torch.Generator(device=device).manual_seed(args.seed + 1)
     # random inputs, generated once on the device
-    xx = torch.randn(2 * b, 3, S, S, device=device, generator=gen)
-    vs = [torch.randn(b, 3, S, S, device=device, generator=gen) for _ in range(3)]
-    u = torch.randn(b, 3, S, S, device=device, generator=gen)
+    xx = torch.randn(2 * b, C, S, S, device=device, generator=gen)
+    vs = [torch.randn(b, C, S, S, device=device, generator=gen) for _ in range(3)]
+    u = torch.randn(b, C, S, S, device=device, generator=gen)
     ws = [math.sqrt(3 / 12) + (math.sqrt(3 / 6) - math.sqrt(3 / 12)) * torch.rand(b, device=device, generator=gen)
           for _ in range(3)]
     nparams = sum(p.numel() for p in model.parameters())
-    print(f"model: resnet18-cifar, base width {args.width}, K {args.clusters}, {nparams} parameters; batch {b}, "
-          f"{S}x{S}, six views: {6 * b} images forward+backward per step")
+    what = ("two views, one pass" + (", AGC between the views" if args.phase1_agc else "") if args.phase == 1
+            else "six views in five passes")
+    print(f"model: resnet18-cifar, base width {args.width}, {C} channel(s), stem max-pool {args.stem_maxpool}, "
+          f"K {args.clusters}, {nparams} parameters; phase {args.phase}, batch {b}, {S}x{S}, {what}: "
+          f"{views * b} images forward+backward per step")
+
+    def forward():
+        """The passes: [x; x'] (phase 1), or [x; x'], v_0, v_1, v_2, u (phase 2)."""
+        z_xx, l_xx = model(xx)
+        if args.phase == 1:
+            return z_xx, l_xx, None, None
+        return z_xx, l_xx, [model(v)[0] for v in vs], model(u)[1]
+
+    def loss_of(z_xx, l_xx, ev, l_u):
+        """Phase 1: 2·RGC [+ AGC(x, x')]; phase 2: 2·RGC with neighbours + AGC (SPEC §4)."""
+        if args.phase == 1:
+            loss = 2 * mr.rgc_phase1(z_xx[:b], z_xx[b:], TAU)
+            return loss + mr.agc(l_xx[:b], l_xx[b:], ENTROPY_WEIGHT)[0] if args.phase1_agc else loss
+        return 2 * mr.rgc_phase2(z_xx[:b], z_xx[b:], ev, ws, TAU) + mr.agc(l_xx[:b], l_u, ENTROPY_WEIGHT)[0]
 
     def step(marks=None):
         if marks is not None:
             marks.append(timer.mark())
         opt.zero_grad(set_to_none=True)
-        z_xx, l_xx = model(xx)
-        ev = [model(v)[0] for v in vs]
-        _, l_u = model(u)
+        out = forward()
         if marks is not None:
             marks.append(timer.mark())
-        loss = 2 * rgc_phase2(z_xx[:b], z_xx[b:], ev, ws) + agc(l_xx[:b], l_u)
+        loss = loss_of(*out)
         if marks is not None:
             marks.append(timer.mark())
         loss.backward()
@@ -219,18 +148,18 @@ def bench_step(args, device, timer):
     end = timer.mark()
     ms = timer.ms(start, end) / done
     host_ms = (time.perf_counter() - h0) * 1e3 / done
-    ips = 6 * b * 1e3 / ms
+    ips = views * b * 1e3 / ms
     print(f"timed: {done} steps{' (stopped early at --time-limit)' if done < args.steps else ''}: {ms:.2f} ms/step "
           f"({'CUDA events' if timer.cuda else 'host clock'}; host clock {host_ms:.2f} ms/step), {ips:.1f} images/s "
-          f"(6 x {b} images per step); last loss {float(loss):.4f}")
-    if args.width == 64 and S == 32:
+          f"({views} x {b} images per step); last loss {float(loss):.4f}")
+    if args.width == 64 and S == 32 and args.phase == 2 and C == 3:
         tflops = 6 * b * 0.56e9 * 2 * 3 / (ms * 1e-3) / 1e12
         print(f"        ≈ {tflops:.1f} TFLOP/s by SPEC §7's estimate (0.56 GMAC/image forward, step = 3x forward)")
     if device.type == "cuda":
         print(f"memory: peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated, "
               f"{torch.cuda.memory_reserved() / 2**30:.2f} GiB reserved")
-    print(f"RESULT torch_step images_per_s={ips:.1f} ms_per_step={ms:.2f} batch={b} width={args.width} "
-          f"tf32={args.tf32} steps={done}")
+    print(f"RESULT torch_step phase={args.phase} images_per_s={ips:.1f} ms_per_step={ms:.2f} batch={b} "
+          f"width={args.width} size={S} tf32={args.tf32} steps={done}")
     if args.breakdown:
         acc = [0.0] * 4
         n = 0
@@ -245,7 +174,7 @@ def bench_step(args, device, timer):
                 break
         total = sum(acc)
         print(f"breakdown over {n} steps:")
-        for name, a in zip(["forward (5 passes)", "loss (RGC + AGC)", "backward", "optimiser (SGD)"], acc):
+        for name, a in zip(["forward (all passes)", "loss (RGC [+ AGC])", "backward", "optimiser (SGD)"], acc):
             print(f"  {name:<20} {a / n:9.2f} ms/step  {100 * a / total:5.1f}%")
         print(f"RESULT torch_breakdown forward_ms={acc[0] / n:.2f} loss_ms={acc[1] / n:.2f} "
               f"backward_ms={acc[2] / n:.2f} optimizer_ms={acc[3] / n:.2f}")
@@ -294,6 +223,12 @@ def main():
     ap.add_argument("--size", type=int, default=32, help="image height and width")
     ap.add_argument("--width", type=int, default=64, help="base width (64 = the published ResNet-18)")
     ap.add_argument("--clusters", type=int, default=10, help="K")
+    ap.add_argument("--phase", type=int, choices=[1, 2], default=2,
+                    help="1: two views in one pass (2·RGC); 2: six views in five passes (2·RGC + AGC)")
+    ap.add_argument("--in-channels", type=int, default=3, help="image channels")
+    ap.add_argument("--stem-maxpool", type=int, choices=[0, 1], default=0, help="max-pool after the stem")
+    ap.add_argument("--phase1-agc", type=int, choices=[0, 1], default=0, help="phase 1: also AGC between the views")
+    ap.add_argument("--threads", type=int, default=0, help="CPU: torch.set_num_threads (0: leave as it is)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--time-limit", type=float, default=40.0, help="stop the timed loop after this many seconds")
@@ -326,6 +261,8 @@ def main():
               f"TF32 cudnn {torch.backends.cudnn.allow_tf32} matmul {torch.backends.cuda.matmul.allow_tf32}; "
               f"cudnn.benchmark {torch.backends.cudnn.benchmark}")
     else:
+        if args.threads > 0:
+            torch.set_num_threads(args.threads)
         print(f"device: cpu, torch {torch.__version__}, {torch.get_num_threads()} threads")
     timer = Timer(device)
     if not args.no_step:

@@ -79,6 +79,20 @@ void check_against_direct(int64_t N, int64_t C, int64_t H, int64_t W, int64_t Co
   if (with_bias) check_values(b.grad(), to_float(ref.gb), 1e-3, 1e-4, "gb");
 }
 
+// Sets the CPU convolution for one scope and restores the previous one.
+struct UseCpuConv {
+  explicit UseCpuConv(gcc::CpuConv c) : before(gcc::cpu_conv()) { gcc::set_cpu_conv(c); }
+  ~UseCpuConv() { gcc::set_cpu_conv(before); }
+  gcc::CpuConv before;
+};
+
+// The CPU convolutions this build has: im2col always, oneDNN when built with it.
+std::vector<gcc::CpuConv> built_cpu_convs() {
+  std::vector<gcc::CpuConv> v{gcc::CpuConv::Im2col};
+  if (gcc::cpu_conv_onednn_built()) v.push_back(gcc::CpuConv::OneDnn);
+  return v;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d: tiny case with bias, by hand") {
@@ -132,7 +146,11 @@ TEST_CASE("conv2d: 1x1 stride 2 (the ResNet shortcut)") {
 
 TEST_CASE("conv2d: every CPU path matches a direct loop, forward and backward") {
   // Batches of images split into units (several threads, several images per unit when the output is
-  // small), one image (no batch parallelism), the 1x1/s1/p0 path that skips im2col, rectangular inputs.
+  // small), one image (no batch parallelism), the 1x1/s1/p0 path that skips im2col, rectangular inputs;
+  // with each CPU convolution of this build (oneDNN's chooses its own kernels for the same shapes).
+  for (gcc::CpuConv conv : built_cpu_convs()) {
+  const UseCpuConv use(conv);
+  INFO("CPU convolution: " << (conv == gcc::CpuConv::OneDnn ? "oneDNN" : "im2col"));
   check_against_direct(5, 3, 6, 6, 4, 3, 1, 1, true, 10);    // small output: units of several images
   check_against_direct(1, 3, 9, 7, 5, 3, 2, 1, true, 20);    // one image
   check_against_direct(3, 4, 25, 25, 3, 1, 1, 0, true, 30);  // 1x1 stride 1, one image per unit
@@ -142,6 +160,46 @@ TEST_CASE("conv2d: every CPU path matches a direct loop, forward and backward") 
   check_against_direct(2, 2, 5, 5, 3, 5, 1, 2, true, 70);    // 5x5 kernel, padding 2
   check_against_direct(3, 2, 4, 4, 3, 3, 3, 0, true, 80);    // stride larger than needed: 4x4 -> 1x1
   check_against_direct(2, 2, 2, 3, 2, 3, 1, 1, false, 90);   // kernel larger than the input
+  check_against_direct(3, 5, 7, 9, 4, 3, 2, 1, true, 100);   // odd everything, stride 2
+  check_against_direct(2, 17, 6, 5, 19, 3, 1, 1, false, 110); // channels past a 16-wide block
+  }
+}
+
+TEST_CASE("conv2d: oneDNN equals the im2col reference (forward, backward data, backward weights)" *
+          doctest::skip(!gcc::cpu_conv_onednn_built())) {
+  // ResNet shapes of GCC's CPU default (width 8 and 16, 28x28 and 14x14, 1 input channel) and odd ones.
+  struct Case { int64_t N, C, H, W, Co, k; int stride, pad; bool bias; };
+  for (const Case& c : {Case{6, 1, 28, 28, 8, 3, 1, 1, false}, Case{6, 8, 14, 14, 16, 3, 2, 1, false},
+                        Case{6, 8, 14, 14, 16, 1, 2, 0, false}, Case{5, 16, 7, 7, 16, 3, 1, 1, false},
+                        Case{3, 5, 11, 6, 7, 3, 2, 1, true}, Case{1, 3, 5, 5, 2, 5, 1, 2, true}}) {
+    INFO("N=" << c.N << " C=" << c.C << " H=" << c.H << " W=" << c.W << " Co=" << c.Co << " k=" << c.k
+              << " s=" << c.stride << " p=" << c.pad << " bias=" << c.bias);
+    const Conv2dParams p = params(c.stride, c.pad);
+    const Tensor x = rand_tensor(Shape{c.N, c.C, c.H, c.W}, 7), w = rand_tensor(Shape{c.Co, c.C, c.k, c.k}, 8);
+    const Tensor b = c.bias ? rand_tensor(Shape{c.Co}, 9) : Tensor();
+    const int64_t Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
+    const Tensor gy = rand_tensor(Shape{c.N, c.Co, Ho, Wo}, 10);
+    Tensor y[2], gx[2], gw[2], gb[2];
+    for (int i = 0; i < 2; ++i) {
+      const UseCpuConv use(i == 0 ? gcc::CpuConv::Im2col : gcc::CpuConv::OneDnn);
+      y[i] = Tensor::empty(gy.shape());
+      gx[i] = Tensor::empty(x.shape());
+      gw[i] = Tensor::empty(w.shape());
+      gb[i] = c.bias ? Tensor::empty(Shape{c.Co}) : Tensor();
+      gcc::cpu::conv2d_forward(x, w, b, y[i], p);
+      gcc::cpu::conv2d_backward_data(gy, w, gx[i], p);
+      gcc::cpu::conv2d_backward_weight(x, gy, gw[i], gb[i], p);
+    }
+    check_values(y[1], y[0].to_vector(), 1e-5, 1e-5, "y");
+    check_values(gx[1], gx[0].to_vector(), 1e-5, 1e-5, "gx");
+    check_values(gw[1], gw[0].to_vector(), 1e-4, 1e-5, "gw");
+    if (c.bias) check_values(gb[1], gb[0].to_vector(), 1e-4, 1e-5, "gb");
+    // and a second call on the same shape (cached primitives, reused scratch buffers) gives the same bits
+    const UseCpuConv use(gcc::CpuConv::OneDnn);
+    Tensor y2 = Tensor::empty(gy.shape());
+    gcc::cpu::conv2d_forward(x, w, b, y2, p);
+    check_values(y2, y[1].to_vector(), 0, 0, "y again");
+  }
 }
 
 TEST_CASE("conv2d: rectangular stride and padding") {

@@ -1,19 +1,55 @@
 // 2-D convolution over NCHW tensors (no groups, no dilation), PyTorch's conv2d semantics.
-// CPU path: im2col + one sgemm per unit of images, units spread over the OpenMP threads; fwd/bwd kernels.
+// CPU path: oneDNN's JIT convolutions when the build has them (GCC_WITH_DNNL, ops/conv_dnnl.hpp), else --
+// and always as the reference the tests compare with -- im2col + one sgemm per unit of images, units
+// spread over the OpenMP threads.
 #pragma once
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "../core/blas.hpp"
 #include "dispatch.hpp"
+#if defined(GCC_WITH_DNNL)
+#include "conv_dnnl.hpp"
+#endif
 
 namespace gcc {
 
 struct Conv2dParams {
   int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
 };
+
+// Which CPU convolution cpu::conv2d_* runs: oneDNN (default when built with GCC_WITH_DNNL) or the toolkit's
+// im2col + GEMM. The environment variable GCC_CPU_CONV=im2col|onednn sets the start value.
+enum class CpuConv { Im2col, OneDnn };
+inline bool cpu_conv_onednn_built() {
+#if defined(GCC_WITH_DNNL)
+  return true;
+#else
+  return false;
+#endif
+}
+inline CpuConv& cpu_conv_setting() {
+  static CpuConv c = [] {
+    const char* e = std::getenv("GCC_CPU_CONV");
+    const std::string v = e ? e : "";
+    GCC_CHECK(v.empty() || v == "im2col" || v == "onednn", "GCC_CPU_CONV='", v,
+              "' is not a CPU convolution; expected im2col or onednn");
+    GCC_CHECK(v != "onednn" || cpu_conv_onednn_built(), "GCC_CPU_CONV=onednn, but this program was built without "
+              "oneDNN (install libdnnl-dev and reconfigure; GCC_WITH_DNNL)");
+    return v == "im2col" || !cpu_conv_onednn_built() ? CpuConv::Im2col : CpuConv::OneDnn;
+  }();
+  return c;
+}
+inline CpuConv cpu_conv() { return cpu_conv_setting(); }
+inline void set_cpu_conv(CpuConv c) {
+  GCC_CHECK(c == CpuConv::Im2col || cpu_conv_onednn_built(), "set_cpu_conv: this program was built without oneDNN "
+            "(install libdnnl-dev and reconfigure; GCC_WITH_DNNL)");
+  cpu_conv_setting() = c;
+}
 
 namespace detail {
 
@@ -208,9 +244,9 @@ inline std::unique_ptr<float[]> conv_buffer(int64_t n) {
 namespace cpu {
 
 // y = conv(x, w) + bias. Each unit of images: im2col, one GEMM W[Co, K] * col[K, b*L], scatter to NCHW.
-inline void conv2d_forward(const Tensor& x /* [N, C, H, W] */, const Tensor& w /* [Co, C, kh, kw] */,
-                           const Tensor& bias /* [Co] or undefined */,
-                           const Tensor& y /* [N, Co, Ho, Wo] */, Conv2dParams p) {
+inline void conv2d_forward_im2col(const Tensor& x /* [N, C, H, W] */, const Tensor& w /* [Co, C, kh, kw] */,
+                                  const Tensor& bias /* [Co] or undefined */,
+                                  const Tensor& y /* [N, Co, Ho, Wo] */, Conv2dParams p) {
   const detail::ConvShape s = detail::conv_shape(x, w, y, p);
   const float* xp = x.data();
   const float* wp = w.data();
@@ -246,8 +282,9 @@ inline void conv2d_forward(const Tensor& x /* [N, C, H, W] */, const Tensor& w /
 }
 
 // gx = d(conv)/dx applied to gy: per unit, col = W^T[K, Co] * gy[Co, b*L], then col2im.
-inline void conv2d_backward_data(const Tensor& gy /* [N, Co, Ho, Wo] */, const Tensor& w /* [Co, C, kh, kw] */,
-                                 const Tensor& gx /* [N, C, H, W], overwritten */, Conv2dParams p) {
+inline void conv2d_backward_data_im2col(const Tensor& gy /* [N, Co, Ho, Wo] */,
+                                        const Tensor& w /* [Co, C, kh, kw] */,
+                                        const Tensor& gx /* [N, C, H, W], overwritten */, Conv2dParams p) {
   const detail::ConvShape s = detail::conv_shape(gx, w, gy, p);
   const float* gp = gy.data();
   const float* wp = w.data();
@@ -280,9 +317,10 @@ inline void conv2d_backward_data(const Tensor& gy /* [N, Co, Ho, Wo] */, const T
 
 // gw = sum over images of gy[Co, L] * col^T[L, K]; gb = gy summed over images and positions.
 // With several threads each accumulates its units in its own buffer; the buffers are summed at the end.
-inline void conv2d_backward_weight(const Tensor& x /* [N, C, H, W] */, const Tensor& gy /* [N, Co, Ho, Wo] */,
-                                   const Tensor& gw /* [Co, C, kh, kw] or undefined, overwritten */,
-                                   const Tensor& gb /* [Co] or undefined, overwritten */, Conv2dParams p) {
+inline void conv2d_backward_weight_im2col(const Tensor& x /* [N, C, H, W] */,
+                                          const Tensor& gy /* [N, Co, Ho, Wo] */,
+                                          const Tensor& gw /* [Co, C, kh, kw] or undefined, overwritten */,
+                                          const Tensor& gb /* [Co] or undefined, overwritten */, Conv2dParams p) {
   const int64_t N = gy.size(0), Co = gy.size(1), L = gy.size(2) * gy.size(3);
   const float* gp = gy.data();
   if (gb.defined()) {
@@ -332,6 +370,63 @@ inline void conv2d_backward_weight(const Tensor& x /* [N, C, H, W] */, const Ten
     const float* a = acc.get() + (t - 1) * CoK;
     parallel_for(CoK, [&](int64_t i) { gwp[i] += a[i]; }, 1 << 14);
   }
+}
+
+#if defined(GCC_WITH_DNNL)
+inline detail::DnnlConv& onednn_conv(const detail::ConvShape& s, bool bias) {
+  return detail::dnnl_conv(
+      detail::DnnlConvKey{s.N, s.C, s.H, s.W, s.Co, s.kh, s.kw, s.Ho, s.Wo, s.sh, s.sw, s.ph, s.pw, bias});
+}
+inline bool onednn_conv_applies(const detail::ConvShape& s) {
+  return cpu_conv() == CpuConv::OneDnn && s.N > 0 && s.C > 0 && s.Co > 0 && s.L() > 0;
+}
+#endif
+
+// The CPU convolution entry points (one dispatch slot each): oneDNN or im2col, as cpu_conv() says.
+inline void conv2d_forward(const Tensor& x /* [N, C, H, W] */, const Tensor& w /* [Co, C, kh, kw] */,
+                           const Tensor& bias /* [Co] or undefined */, const Tensor& y /* [N, Co, Ho, Wo] */,
+                           Conv2dParams p) {
+#if defined(GCC_WITH_DNNL)
+  const detail::ConvShape s = detail::conv_shape(x, w, y, p);
+  if (onednn_conv_applies(s)) {
+    detail::DnnlConv& c = onednn_conv(s, bias.defined());
+    std::lock_guard<std::mutex> lock(c.mutex());
+    c.forward(x.data(), w.data(), bias.defined() ? bias.data() : nullptr, y.data());
+    return;
+  }
+#endif
+  conv2d_forward_im2col(x, w, bias, y, p);
+}
+
+inline void conv2d_backward_data(const Tensor& gy /* [N, Co, Ho, Wo] */, const Tensor& w /* [Co, C, kh, kw] */,
+                                 const Tensor& gx /* [N, C, H, W], overwritten */, Conv2dParams p) {
+#if defined(GCC_WITH_DNNL)
+  const detail::ConvShape s = detail::conv_shape(gx, w, gy, p);
+  if (onednn_conv_applies(s)) {
+    detail::DnnlConv& c = onednn_conv(s, false);
+    std::lock_guard<std::mutex> lock(c.mutex());
+    c.backward_data(gy.data(), w.data(), gx.data());
+    return;
+  }
+#endif
+  conv2d_backward_data_im2col(gy, w, gx, p);
+}
+
+inline void conv2d_backward_weight(const Tensor& x /* [N, C, H, W] */, const Tensor& gy /* [N, Co, Ho, Wo] */,
+                                   const Tensor& gw /* [Co, C, kh, kw] or undefined, overwritten */,
+                                   const Tensor& gb /* [Co] or undefined, overwritten */, Conv2dParams p) {
+#if defined(GCC_WITH_DNNL)
+  if (gw.defined()) {
+    const detail::ConvShape s = detail::conv_shape(x, gw, gy, p);
+    if (onednn_conv_applies(s)) {
+      detail::DnnlConv& c = onednn_conv(s, gb.defined());
+      std::lock_guard<std::mutex> lock(c.mutex());
+      c.backward_weights(x.data(), gy.data(), gw.data(), gb.defined() ? gb.data() : nullptr);
+      return;
+    }
+  }
+#endif
+  conv2d_backward_weight_im2col(x, gy, gw, gb, p);
 }
 
 }  // namespace cpu

@@ -2,6 +2,7 @@
 // CUDA backend (<gcc/cuda.cuh>, compiled by nvcc) registered under the same name and signature.
 #pragma once
 #include "../autograd/tape.hpp"
+#include "../core/op_profile.hpp"
 #include "../core/parallel.hpp"
 #include "../core/tensor.hpp"
 
@@ -15,10 +16,12 @@
   }                                                               \
   }
 
-// Runs cpu::NAME(args...) or the registered CUDA version, chosen by `device`.
+// Runs cpu::NAME(args...) or the registered CUDA version, chosen by `device`. CPU calls are timed
+// under NAME while an OpProfile records (core/op_profile.hpp).
 #define GCC_DISPATCH(NAME, device, ...)                                                          \
   do {                                                                                           \
     if ((device).is_cpu()) {                                                                     \
+      const ::gcc::OpProfile::Scope gcc_op_scope_(#NAME);                                        \
       ::gcc::cpu::NAME(__VA_ARGS__);                                                             \
     } else {                                                                                     \
       auto gcc_fn_ = ::gcc::cuda_ops::NAME();                                                    \
