@@ -33,6 +33,7 @@ gcc::train::Config bench_config(const gcc_examples::Cli& cli) {
   if (given("size")) c.train_size = static_cast<int>(cli.integer("size"));
   if (given("stem-maxpool")) c.stem_maxpool = static_cast<int>(cli.integer("stem-maxpool"));
   if (given("backbone")) c.backbone = cli.str("backbone");
+  if (given("phase1-agc")) c.phase1_agc = cli.integer("phase1-agc") != 0;
   c.batched_passes = cli.integer("batched") != 0;
   return c;
 }
@@ -50,6 +51,7 @@ int run(int argc, char** argv) {
       .opt("size", "preset", "view height and width")
       .opt("stem-maxpool", "preset", "1: max-pool after the stem, 0: none")
       .opt("backbone", "preset", "resnet18-cifar, resnet34-cifar, ...")
+      .opt("phase1-agc", "preset", "phase 1: 1 = also AGC between the two views, 0 = RGC only")
       .opt("batched", "1", "phase 2: 1 = one batched pass, BatchNorm per pass (gcc_train's default); 0 = five passes")
       .opt("steps", "5", "timed steps")
       .opt("warmup", "2", "untimed steps first")

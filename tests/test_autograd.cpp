@@ -1,4 +1,6 @@
 // Autograd-lite: accumulation, no-grad guard, freed-tape errors, named parameters.
+#include <cstdint>
+
 #include "gradcheck.hpp"
 
 using gcc::Shape;
@@ -88,4 +90,28 @@ TEST_CASE("a later graph that reuses a freed part is an error, not a silent zero
   y1.backward();
   CHECK_THROWS_WITH_AS(y2.backward(), doctest::Contains("whose part of the graph was freed"), gcc::Error);
   gcc::Tape::clear();
+}
+
+TEST_CASE("CPU tensor memory: freed large blocks are reused, small ones and trims go back to the system") {
+  if (!gcc::detail::CpuBlockCache::instance().enabled()) {
+    MESSAGE("skipped: the CPU block cache is off in this build (sanitizers) or by GCC_CPU_CACHE_MB=0");
+    return;
+  }
+  gcc::cpu_cache_trim();
+  const float* first = nullptr;
+  {
+    Tensor big = Tensor::empty(Shape{1 << 20});  // 4 MiB
+    first = big.data();
+    big.data()[123] = 7.f;
+  }
+  CHECK(gcc::cpu_cache_bytes() >= (4u << 20));
+  {
+    Tensor again = Tensor::empty(Shape{1 << 20});  // the same size: the same block
+    CHECK(again.data() == first);
+    CHECK(reinterpret_cast<std::uintptr_t>(again.data()) % 64 == 0);
+    Tensor other = Tensor::empty(Shape{(1 << 20) + (1 << 16)});  // another size: another block
+    CHECK(other.data() != first);
+  }
+  CHECK(gcc::cpu_cache_trim() >= (8u << 20));
+  CHECK(gcc::cpu_cache_bytes() == 0);
 }

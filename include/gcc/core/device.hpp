@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu_allocator.hpp"
 #include "error.hpp"
 
 namespace gcc {
@@ -33,13 +34,9 @@ struct DeviceAllocator {
 namespace detail {
 inline float* cpu_allocate(std::size_t numel, int) {
   if (numel == 0) return nullptr;
-  std::size_t bytes = ((numel * sizeof(float) + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, bytes);
-  GCC_CHECK(p != nullptr, "cpu_allocate: out of host memory asking for ", bytes,
-            " bytes; reduce the batch size or the image size");
-  return static_cast<float*>(p);
+  return CpuBlockCache::instance().allocate(numel * sizeof(float));  // core/cpu_allocator.hpp
 }
-inline void cpu_release(float* p, int) { std::free(p); }
+inline void cpu_release(float* p, int) { CpuBlockCache::instance().release(p); }
 }  // namespace detail
 
 inline DeviceAllocator& cuda_allocator_hook() {
