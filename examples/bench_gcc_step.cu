@@ -18,12 +18,11 @@
 #include "gcc/cuda.cuh"
 #include "gcc/cuda/math_mode.cuh"
 #include "gcc/graph/knn.hpp"
-#include "gcc/loss/agc.hpp"
-#include "gcc/loss/rgc.hpp"
 #include "gcc/nn/end2end.hpp"
 #include "gcc/ops/normalize.hpp"
 #include "gcc/ops/shape.hpp"
 #include "gcc/optim/optimizers.hpp"
+#include "gcc/train/step_losses.hpp"
 
 namespace {
 
@@ -64,27 +63,21 @@ Tensor device_random(const Shape& s, Device dev, uint64_t seed, bool uniform, fl
 }
 
 struct Inputs {
-  Tensor xx;                 // [2b, 3, S, S]: x and x' of every anchor, one pass
-  std::array<Tensor, 3> v;   // 3 x [b, 3, S, S]: views of the neighbours n_0, n_1, n_2
-  Tensor u;                  // [b, 3, S, S]: view of a random neighbour
-  std::array<Tensor, 3> w;   // 3 x [b]: node weights w_{n_k(i)} = sqrt(3 / d), d in [6, 12]
+  std::array<Tensor, 6> views;  // 6 x [b, 3, S, S]: x, x', v_0, v_1, v_2, u (train/step_losses.hpp)
+  std::array<Tensor, 3> w;      // 3 x [b]: node weights w_{n_k(i)} = sqrt(3 / d), d in [6, 12]
 };
 
-// The parts of one step; `timer` (optional) gets events 0..4 around forward / loss / backward / SGD.
-void step(gcc::nn::End2EndModel& model, gcc::SGD& opt, const Inputs& in, int64_t b, EventTimer* timer) {
+// The parts of one step (train/step_losses.hpp: the trainer's maths); `timer` (optional) gets events 0..4
+// around forward / loss / backward / SGD.
+void step(gcc::nn::End2EndModel& model, gcc::SGD& opt, const Inputs& in, const gcc::train::StepLossSettings& o,
+          EventTimer* timer) {
   if (timer) timer->record(0);
   opt.zero_grad();
-  const gcc::nn::End2EndOutput xx = model.forward(in.xx);
-  std::array<Tensor, 3> ev;
-  for (std::size_t k = 0; k < 3; ++k) ev[k] = model.forward(in.v[k]).embedding;
-  const gcc::nn::End2EndOutput ou = model.forward(in.u);
+  const gcc::train::Phase2Outputs f = gcc::train::phase2_forward(model, in.views, o.batched_passes);
   if (timer) timer->record(1);
-  const Tensor rgc =
-      gcc::rgc_loss(gcc::slice0(xx.embedding, 0, b), gcc::slice0(xx.embedding, b, 2 * b), ev, in.w, 0.1f);
-  const gcc::AgcLoss agc = gcc::agc_loss(gcc::slice0(xx.logits[0], 0, b), ou.logits[0], 2.0f);
-  const Tensor loss = gcc::add(gcc::mul_scalar(rgc, 2.f), agc.total);
+  const gcc::train::StepLosses l = gcc::train::phase2_loss(f, in.w, o);
   if (timer) timer->record(2);
-  loss.backward();
+  l.loss.backward();
   if (timer) timer->record(3);
   opt.step();
   if (timer) timer->record(4);
@@ -128,22 +121,23 @@ int run(const gcc_examples::Cli& cli) {
     gcc::SGD opt(model.named_parameters(), 0.4f, 0.9f, 1e-4f);
     Inputs in;
     const uint64_t seed = static_cast<uint64_t>(cli.integer("seed"));
-    in.xx = device_random(Shape{2 * b, 3, size, size}, dev, seed + 1, false, 0.f, 1.f);
-    for (std::size_t k = 0; k < 3; ++k) {
-      in.v[k] = device_random(Shape{b, 3, size, size}, dev, seed + 2 + k, false, 0.f, 1.f);
-      in.w[k] = device_random(Shape{b}, dev, seed + 5 + k, true, std::sqrt(3.f / 12.f), std::sqrt(3.f / 6.f));
-    }
-    in.u = device_random(Shape{b, 3, size, size}, dev, seed + 8, false, 0.f, 1.f);
+    for (std::size_t v = 0; v < 6; ++v)
+      in.views[v] = device_random(Shape{b, 3, size, size}, dev, seed + 1 + v, false, 0.f, 1.f);
+    for (std::size_t k = 0; k < 3; ++k)
+      in.w[k] = device_random(Shape{b}, dev, seed + 7 + k, true, std::sqrt(3.f / 12.f), std::sqrt(3.f / 6.f));
+    gcc::train::StepLossSettings o;  // SPEC §4: tau 0.1, lambda 2, loss = 2 RGC + AGC
+    o.batched_passes = cli.integer("batched") != 0;
     std::printf("model: %s, base width %lld, K %lld, %lld parameters; batch %lld, %lldx%lld, six views: %lld "
-                "images forward+backward per step\n",
+                "images forward+backward per step, %s\n",
                 cli.str("backbone").c_str(), static_cast<long long>(width),
                 static_cast<long long>(cfg.num_clusters), static_cast<long long>(model.parameter_count()),
                 static_cast<long long>(b), static_cast<long long>(size), static_cast<long long>(size),
-                static_cast<long long>(6 * b));
+                static_cast<long long>(6 * b),
+                o.batched_passes ? "one batched pass (BatchNorm per pass)" : "five passes");
 
     // ---- warmup (cuDNN algorithm measurement, allocator and workspace growth) ----
     auto w0 = std::chrono::steady_clock::now();
-    for (long i = 0; i < warmup; ++i) step(model, opt, in, b, nullptr);
+    for (long i = 0; i < warmup; ++i) step(model, opt, in, o, nullptr);
     gcc::cuda::synchronize();
     const double warm_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
     const gcc::cuda::MemoryStats before = gcc::cuda::memory_stats(dev_index);
@@ -159,7 +153,7 @@ int run(const gcc_examples::Cli& cli) {
     total.start();
     long done = 0;
     while (done < steps) {
-      step(model, opt, in, b, nullptr);
+      step(model, opt, in, o, nullptr);
       ++done;
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count() > time_limit) break;
     }
@@ -187,9 +181,10 @@ int run(const gcc_examples::Cli& cli) {
                 static_cast<double>(after.allocations - before.allocations) / static_cast<double>(done),
                 gib(after.peak_bytes_in_use), static_cast<double>(ws_before) / (1024.0 * 1024.0),
                 static_cast<double>(ws_after) / (1024.0 * 1024.0));
-    std::printf("RESULT gcc_step images_per_s=%.1f ms_per_step=%.2f batch=%lld width=%lld tf32=%d deterministic=%d "
-                "steps=%ld malloc_growth=%zu workspace_growth=%d\n",
-                ips, ms, static_cast<long long>(b), static_cast<long long>(width), gcc::cuda::allow_tf32() ? 1 : 0,
+    std::printf("RESULT gcc_step images_per_s=%.1f ms_per_step=%.2f batch=%lld width=%lld batched=%d tf32=%d "
+                "deterministic=%d steps=%ld malloc_growth=%zu workspace_growth=%d\n",
+                ips, ms, static_cast<long long>(b), static_cast<long long>(width), o.batched_passes ? 1 : 0,
+                gcc::cuda::allow_tf32() ? 1 : 0,
                 gcc::cuda::deterministic() ? 1 : 0, done, grew, ws_after != ws_before ? 1 : 0);
 
     // ---- breakdown: the same steps again with events between the parts ----
@@ -199,7 +194,7 @@ int run(const gcc_examples::Cli& cli) {
       long n = 0;
       auto p0 = std::chrono::steady_clock::now();
       while (n < steps) {
-        step(model, opt, in, b, &parts);
+        step(model, opt, in, o, &parts);
         for (int p = 0; p < 4; ++p) acc[p] += parts.ms(p, p + 1);
         whole += parts.ms(0, 4);
         ++n;
@@ -267,6 +262,7 @@ int main(int argc, char** argv) {
       .opt("steps", "10", "timed steps")
       .opt("time-limit", "40", "stop the timed loop after this many seconds")
       .opt("breakdown", "0", "1: time forward / loss / backward / optimiser separately (a second run)")
+      .opt("batched", "1", "1: the five passes as one batch with BatchNorm per pass (gcc_train's default); 0: five")
       .opt("tf32", "0", "1: allow TF32 tensor-core math in cuBLAS/cuDNN (gcc::cuda::set_allow_tf32)")
       .opt("deterministic", "1",
            "0: let cuDNN convolutions use nondeterministic algorithms when faster (gcc::cuda::set_deterministic)")

@@ -3,11 +3,9 @@
 #pragma once
 #include <array>
 
-#include "gcc/loss/agc.hpp"
-#include "gcc/loss/rgc.hpp"
 #include "gcc/nn/end2end.hpp"
-#include "gcc/ops/shape.hpp"
 #include "gcc/optim/optimizers.hpp"
+#include "gcc/train/step_losses.hpp"
 
 namespace gcc_cuda_test {
 
@@ -32,29 +30,21 @@ struct StepInputs {
   }
 };
 
-struct StepLosses {
-  Tensor loss, rgc, agc, agc_consistency, agc_entropy;
-};
+using StepLosses = gcc::train::StepLosses;
 
-// SPEC §4, phase 2: forward passes [x; x'] (2b), v_0, v_1, v_2, u (b each), each its own BatchNorm
-// batch; loss = 2·L_RGC(with neighbours) + L_AGC; backward (the caller takes the SGD step).
+// SPEC §4, phase 2 (train/step_losses.hpp, the trainer's maths): passes [x; x'] (2b), v_0, v_1, v_2, u (b each),
+// each with its own BatchNorm statistics -- five forward calls, or one batch when `batched` (gcc_train's
+// default); loss = 2·L_RGC(with neighbours) + L_AGC; backward (the caller takes the SGD step).
 inline StepLosses phase2_step(gcc::nn::End2EndModel& model, gcc::SGD& opt, const StepInputs& in, float tau,
-                              float lambda) {
-  const int64_t b = in.x.size(0);
+                              float lambda, bool batched = false) {
   opt.zero_grad();
-  const gcc::nn::End2EndOutput xx = model.forward(gcc::concat0({in.x, in.x2}));
-  std::array<Tensor, 3> ev;
-  for (std::size_t k = 0; k < 3; ++k) ev[k] = model.forward(in.v[k]).embedding;
-  const gcc::nn::End2EndOutput ou = model.forward(in.u);
-  StepLosses out;
-  out.rgc = gcc::rgc_loss(gcc::slice0(xx.embedding, 0, b), gcc::slice0(xx.embedding, b, 2 * b), ev, in.w, tau);
-  const gcc::AgcLoss agc = gcc::agc_loss(gcc::slice0(xx.logits[0], 0, b), ou.logits[0], lambda);
-  out.agc = agc.total;
-  out.agc_consistency = agc.consistency;
-  out.agc_entropy = agc.entropy;
-  out.loss = gcc::add(gcc::mul_scalar(out.rgc, 2.f), agc.total);
-  out.loss.backward();
-  return out;
+  gcc::train::StepLossSettings o;
+  o.temperature = tau;
+  o.entropy_weight = lambda;
+  o.batched_passes = batched;
+  StepLosses s = gcc::train::phase2_losses(model, {in.x, in.x2, in.v[0], in.v[1], in.v[2], in.u}, in.w, o);
+  s.loss.backward();
+  return s;
 }
 
 }  // namespace gcc_cuda_test

@@ -104,7 +104,7 @@ TEST_SUITE("cuda perf") {
     }
     const gcc_cuda_test::StepInputs in = host.to(gpu);
     auto step = [&] {
-      gcc_cuda_test::phase2_step(model, opt, in, 0.1f, 2.0f);
+      gcc_cuda_test::phase2_step(model, opt, in, 0.1f, 2.0f, /*batched=*/true);  // as gcc_train runs it
       opt.step();
     };
     step();

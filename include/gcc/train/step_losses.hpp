@@ -71,41 +71,58 @@ inline StepLosses phase1_losses(nn::End2EndModel& model, const Tensor& x, const 
   return s;
 }
 
-// Phase 2: views = x, x', v_0, v_1, v_2, u (each [m, C, H, W]); w = the node weights w_{n_k(i)} ([m] each).
-inline StepLosses phase2_losses(nn::End2EndModel& model, const std::array<Tensor, 6>& views,
-                                const std::array<Tensor, 3>& w, const StepLossSettings& o) {
+// The outputs of phase 2's forward passes that the loss reads.
+struct Phase2Outputs {
+  Tensor emb_xx;               // [2m, D] embeddings of [x; x']
+  std::array<Tensor, 3> v;     // [m, D] embeddings of the neighbour views v_0, v_1, v_2
+  std::vector<Tensor> px, pu;  // per cluster head: logits of x and of u, [m, K]
+};
+
+// Phase 2's passes: views = x, x', v_0, v_1, v_2, u (each [m, C, H, W]); one batch with BatchNorm per
+// pass when `batched`, else five forward calls.
+inline Phase2Outputs phase2_forward(nn::End2EndModel& model, const std::array<Tensor, 6>& views, bool batched) {
   const int64_t m = views[0].size(0);
   auto input = [&](std::size_t first, std::size_t end) {  // views [first, end) as one batch
     NoGrad ng;
     return concat0(std::vector<Tensor>(views.begin() + first, views.begin() + end));
   };
-  Tensor emb_xx;                    // [2m, D] embeddings of [x; x']
-  std::array<Tensor, 3> v;          // [m, D] embeddings of the neighbour views
-  std::vector<Tensor> px, pu;       // per head: logits of x and of u, [m, K]
-  if (o.batched_passes) {
+  Phase2Outputs o;
+  if (batched) {
     const nn::End2EndOutput all = model.forward(input(0, 6), {2 * m, m, m, m, m});
-    emb_xx = slice0(all.embedding, 0, 2 * m);
-    for (std::size_t j = 0; j < 3; ++j) v[j] = slice0(all.embedding, (2 + j) * m, (3 + j) * m);
+    o.emb_xx = slice0(all.embedding, 0, 2 * m);
+    for (std::size_t j = 0; j < 3; ++j) o.v[j] = slice0(all.embedding, (2 + j) * m, (3 + j) * m);
     for (const Tensor& l : all.logits) {
-      px.push_back(slice0(l, 0, m));
-      pu.push_back(slice0(l, 5 * m, 6 * m));
+      o.px.push_back(slice0(l, 0, m));
+      o.pu.push_back(slice0(l, 5 * m, 6 * m));
     }
-  } else {
-    const nn::End2EndOutput xx = model.forward(input(0, 2));
-    emb_xx = xx.embedding;
-    for (std::size_t j = 0; j < 3; ++j) v[j] = model.forward(input(2 + j, 3 + j)).embedding;
-    const nn::End2EndOutput ou = model.forward(input(5, 6));
-    for (std::size_t h = 0; h < xx.logits.size(); ++h) {
-      px.push_back(slice0(xx.logits[h], 0, m));
-      pu.push_back(ou.logits[h]);
-    }
+    return o;
   }
+  const nn::End2EndOutput xx = model.forward(input(0, 2));
+  o.emb_xx = xx.embedding;
+  for (std::size_t j = 0; j < 3; ++j) o.v[j] = model.forward(input(2 + j, 3 + j)).embedding;
+  const nn::End2EndOutput ou = model.forward(input(5, 6));
+  for (std::size_t h = 0; h < xx.logits.size(); ++h) {
+    o.px.push_back(slice0(xx.logits[h], 0, m));
+    o.pu.push_back(ou.logits[h]);
+  }
+  return o;
+}
+
+// Phase 2's loss from its passes; w = the node weights w_{n_k(i)} ([m] each).
+inline StepLosses phase2_loss(const Phase2Outputs& f, const std::array<Tensor, 3>& w, const StepLossSettings& o) {
+  const int64_t m = f.emb_xx.size(0) / 2;
   StepLosses s;
-  s.z2 = slice0(emb_xx, m, 2 * m);
-  s.rgc = rgc_loss(slice0(emb_xx, 0, m), s.z2, v, w, o.temperature);
+  s.z2 = slice0(f.emb_xx, m, 2 * m);
+  s.rgc = rgc_loss(slice0(f.emb_xx, 0, m), s.z2, f.v, w, o.temperature);
   s.loss = mul_scalar(s.rgc, o.rgc_weight);
-  detail::add_agc_heads(s, px, pu, o);
+  detail::add_agc_heads(s, f.px, f.pu, o);
   return s;
+}
+
+// Phase 2, passes and loss.
+inline StepLosses phase2_losses(nn::End2EndModel& model, const std::array<Tensor, 6>& views,
+                                const std::array<Tensor, 3>& w, const StepLossSettings& o) {
+  return phase2_loss(phase2_forward(model, views, o.batched_passes), w, o);
 }
 
 }  // namespace train
