@@ -33,10 +33,9 @@ inline int64_t pool_argmax(const float* plane, int64_t W, const PoolWindow& win)
   for (int64_t ih = win.h0; ih < win.h1; ++ih) {
     for (int64_t iw = win.w0; iw < win.w1; ++iw) {
       const float v = plane[ih * W + iw];
-      if (v > bv || std::isnan(v)) {
-        bv = v;
-        best = ih * W + iw;
-      }
+      const bool take = v > bv || v != v;  // v != v: NaN. Selects, not branches: random data mispredicts
+      bv = take ? v : bv;
+      best = take ? ih * W + iw : best;
     }
   }
   return best;

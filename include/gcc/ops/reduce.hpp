@@ -66,6 +66,29 @@ inline double row_dot(const float* p, const float* q, int64_t n) {
   for (; i < n; ++i) s0 += static_cast<double>(p[i]) * q[i];
   return (s0 + s1) + (s2 + s3);
 }
+// Sum of (p - mean)^2 and of g * (p - mean) over a row (batch norm's variance and backward projection).
+inline double row_sq_dev(const float* p, int64_t n, double mean) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const double d0 = p[i] - mean, d1 = p[i + 1] - mean, d2 = p[i + 2] - mean, d3 = p[i + 3] - mean;
+    s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;
+  }
+  for (; i < n; ++i) s0 += (p[i] - mean) * (p[i] - mean);
+  return (s0 + s1) + (s2 + s3);
+}
+inline double row_dot_dev(const float* g, const float* p, int64_t n, double mean) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += g[i] * (p[i] - mean);
+    s1 += g[i + 1] * (p[i + 1] - mean);
+    s2 += g[i + 2] * (p[i + 2] - mean);
+    s3 += g[i + 3] * (p[i + 3] - mean);
+  }
+  for (; i < n; ++i) s0 += g[i] * (p[i] - mean);
+  return (s0 + s1) + (s2 + s3);
+}
 // Largest value of a row, ignoring NaNs (-inf for an empty row); softmax lets NaNs propagate via exp.
 inline float row_max(const float* p, int64_t n) {
   float m[4] = {-std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
