@@ -92,7 +92,7 @@ KEYS = {
 }
 # Ours, without meaning here (run bookkeeping, user-image options, the self-labelling stage).
 IGNORED = {"preset", "minutes", "labels_file", "unlabelled", "image_size", "eval_knn_max", "loader_threads",
-           "checkpoint_every", "selflabel", "batched_passes"}
+           "checkpoint_every", "selflabel", "batched_passes", "sync_batchnorm"}
 
 
 class ConfigError(ValueError):

@@ -238,12 +238,14 @@ inline std::string default_run_dir(const std::string& name) {
 
 // trainer.fit with a JSON line per epoch, a checkpoint every `every` epochs (and at the end, on Ctrl-C and
 // when stopped), divergence and interruption reported. Returns -1 when the run finished (`last` holds
-// the evaluation after the last epoch), else the exit code (3 diverged, 130 interrupted).
+// the evaluation after the last epoch), else the exit code (3 diverged, 130 interrupted). `writes` false
+// (the ranks other than 0 of a data-parallel run): the same training, but no file written, nothing printed.
 template <typename Trainer, typename ToJson, typename Save>
 int fit_run(const char* program, Trainer& t, int epochs, int every, const std::string& out, ToJson&& to_json,
-            Save&& save, gcc::train::EvalResult& last) {
+            Save&& save, gcc::train::EvalResult& last, bool writes = true) {
   const std::string ckpt = out + "/checkpoint.safetensors";
-  gcc::io::MetricsLog metrics(out + "/metrics.jsonl");
+  std::unique_ptr<gcc::io::MetricsLog> metrics;
+  if (writes) metrics = std::make_unique<gcc::io::MetricsLog>(out + "/metrics.jsonl");
   catch_stop_signals(true);
   t.set_stop_flag(&stop_flag());
   bool have_last = false;
@@ -251,6 +253,7 @@ int fit_run(const char* program, Trainer& t, int epochs, int every, const std::s
   std::string saved = !gcc::io::file_exists(ckpt) ? std::string()
                       : t.next_epoch() > 0 || t.next_step() > 0 ? at() : std::string("an earlier run's");
   auto save_or_explain = [&] {  // a failed write (disk full, quota) names the checkpoint that is still good
+    if (!writes) return;
     try {
       save(ckpt);
     } catch (const gcc::Error& e) {
@@ -263,7 +266,7 @@ int fit_run(const char* program, Trainer& t, int epochs, int every, const std::s
   };
   try {
     t.fit([&](const auto& r) {
-      metrics.append(to_json(r));
+      if (metrics) metrics->append(to_json(r));
       if (r.evaluated && r.epoch == epochs - 1) {
         last = r.eval;
         have_last = true;
@@ -271,15 +274,19 @@ int fit_run(const char* program, Trainer& t, int epochs, int every, const std::s
       if (!r.complete || t.finished() || (r.epoch + 1) % every == 0 || stop_flag()) save_or_explain();
     });
   } catch (const gcc::train::TrainingDiverged& e) {
-    std::fprintf(stderr, "%s: %s\n%s: the last good checkpoint is %s\n", program, e.what(), program,
-                 gcc::io::file_exists(ckpt) ? ckpt.c_str() : "(none written yet)");
+    if (writes)
+      std::fprintf(stderr, "%s: %s\n%s: the last good checkpoint is %s\n", program, e.what(), program,
+                   gcc::io::file_exists(ckpt) ? ckpt.c_str() : "(none written yet)");
     return 3;
   }
   catch_stop_signals(false);
   if (!t.finished()) {
-    std::fprintf(stderr, "%s: interrupted at epoch %d step %lld; checkpoint written to %s\n%s: continue with: %s --resume %s\n",
-                 program, t.next_epoch() + 1, static_cast<long long>(t.next_step()), ckpt.c_str(), program, program,
-                 out.c_str());
+    // a stop another rank of a data-parallel run asked for can end the run at an epoch's end unsaved
+    if (saved != at()) save_or_explain();
+    if (writes)
+      std::fprintf(stderr, "%s: interrupted at epoch %d step %lld; checkpoint written to %s\n%s: continue with: %s --resume %s\n",
+                   program, t.next_epoch() + 1, static_cast<long long>(t.next_step()), ckpt.c_str(), program, program,
+                   out.c_str());
     return 130;
   }
   if (!have_last) last = t.evaluate(epochs - 1);  // e.g. resumed after the last epoch

@@ -185,6 +185,45 @@ TEST_CASE("loader: image selector renders neighbours, per view, deterministicall
   CHECK_THROWS_WITH_AS(bad.next(b), doctest::Contains("image selector returned 12"), gcc::Error);
 }
 
+TEST_CASE("loader: shards of 3 ranks render exactly their rows of every whole batch, last partial batch too") {
+  const ImageDataset d = tiny_dataset(11);  // batches of 5: 5, 5, 1 -> shards 2/2/1, 2/2/1, 1/0/0
+  auto sel = [](int64_t anchor, int view, gcc::Rng& rng) -> int64_t {
+    return view == 0 ? anchor : static_cast<int64_t>((anchor + rng.below(3)) % 11);
+  };
+  Loader whole(d, noisy_view, opts(2, 5, 2), sel);
+  const std::vector<Batch> ref = run_epoch(whole, 1);
+  for (int r = 0; r < 3; ++r) {
+    LoaderOptions o = opts(r, 5, 2);  // 0, 1, 2 threads
+    o.shard_rank = r;
+    o.shard_count = 3;
+    Loader part(d, noisy_view, o, sel);
+    const std::vector<Batch> got = run_epoch(part, 1);
+    REQUIRE(got.size() == ref.size());
+    for (std::size_t j = 0; j < got.size(); ++j) {
+      const gcc::dist::RowRange rows = gcc::dist::shard_rows(ref[j].size(), r, 3);
+      CHECK(got[j].all_indices == ref[j].indices);
+      CHECK(got[j].shard_begin == rows.begin);
+      REQUIRE(got[j].size() == rows.rows());
+      for (int64_t i = 0; i < rows.rows(); ++i) {
+        const auto at = static_cast<std::size_t>(rows.begin + i);
+        CHECK(got[j].indices[static_cast<std::size_t>(i)] == ref[j].indices[at]);
+        CHECK(got[j].labels[static_cast<std::size_t>(i)] == ref[j].labels[at]);
+        for (int v = 0; v < 2; ++v) {
+          CHECK(got[j].sources[static_cast<std::size_t>(v)][static_cast<std::size_t>(i)] ==
+                ref[j].sources[static_cast<std::size_t>(v)][at]);
+          for (int k = 0; k < 4; ++k)
+            CHECK(got[j].views[static_cast<std::size_t>(v)].data()[i * 4 + k] ==
+                  ref[j].views[static_cast<std::size_t>(v)].data()[(rows.begin + i) * 4 + k]);
+        }
+      }
+    }
+  }
+  LoaderOptions bad = opts(0);
+  bad.shard_rank = 2;
+  bad.shard_count = 2;
+  CHECK_THROWS_WITH_AS(Loader(d, noisy_view, bad), doctest::Contains("Loader: shard 2 of 2"), gcc::Error);
+}
+
 TEST_CASE("loader: a worker's exception reaches the consumer with its message; shutdown is clean") {
   const ImageDataset d = tiny_dataset(20);
   auto failing = [](const uint8_t* img, int h, int w, int c, gcc::Rng& rng, float* out) {

@@ -7,6 +7,10 @@
 // No RNG is shared between samples or threads, so the batches of a given (seed, epoch) are identical for
 // any number of threads (including 0, where batches are made inside next()).
 //
+// Data parallelism: with shard_count N > 1 the loader renders only rows dist::shard_rows(B, shard_rank, N)
+// of every (global) batch of B samples -- the same pixels the one-process loader renders for those rows,
+// since every view has its own per-sample RNG; Batch::all_indices lists the whole batch's anchors.
+//
 // Use:
 //   gcc::LoaderOptions o;  o.batch_size = 256;  o.views = 2;  o.size = 32;  o.seed = 1;  o.threads = 2;
 //   gcc::Loader loader(dataset, simclr_view_fn, o);
@@ -31,6 +35,7 @@
 #include "../core/error.hpp"
 #include "../core/rng.hpp"
 #include "../core/tensor.hpp"
+#include "../dist/communicator.hpp"
 #include "dataset.hpp"
 
 namespace gcc {
@@ -54,15 +59,20 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int threads = 2;          // worker threads; 0 = make each batch on the caller's thread inside next()
   int prefetch = 0;         // batches made ahead of the consumer (the queue bound); 0 = 2 * threads
+  int shard_rank = 0;       // render only this rank's rows of every batch (data parallelism) ...
+  int shard_count = 1;      // ... of this many ranks (1: the whole batch)
 };
 
 struct Batch {
   int64_t epoch = -1, index = -1;               // which epoch, which batch of it
-  std::vector<int64_t> indices;                 // [b] anchor sample indices (dataset order)
+  std::vector<int64_t> all_indices;             // [B] anchors of the whole batch (every shard's)
+  int64_t shard_begin = 0;                      // this shard's rows are [shard_begin, shard_begin + b) of it
+  std::vector<int64_t> indices;                 // [b] anchor sample indices (dataset order) rendered here
   std::vector<int> labels;                      // [b] labels of the anchors (-1 = unlabelled)
   std::vector<Tensor> views;                    // V x [b, C, S, S]
   std::vector<std::vector<int64_t>> sources;    // [V][b] image rendered by each view
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
+  int64_t global_size() const { return static_cast<int64_t>(all_indices.size()); }  // B
 };
 
 // The seed of one random stream: splitmix64 chained over (seed, epoch, sample, stream).
@@ -91,6 +101,8 @@ class Loader {
     GCC_CHECK(opt_.channels > 0 && opt_.size > 0, "Loader: channels and size must be positive, got ", opt_.channels,
               " and ", opt_.size);
     GCC_CHECK(opt_.threads >= 0 && opt_.prefetch >= 0, "Loader: threads and prefetch must be >= 0");
+    GCC_CHECK(opt_.shard_count >= 1 && opt_.shard_rank >= 0 && opt_.shard_rank < opt_.shard_count, "Loader: shard ",
+              opt_.shard_rank, " of ", opt_.shard_count, "; expected 0 <= shard_rank < shard_count");
     if (fns_.size() == 1 && opt_.views > 1) fns_.resize(static_cast<std::size_t>(opt_.views), fns_[0]);
     GCC_CHECK(static_cast<int>(fns_.size()) == opt_.views, "Loader: ", fns_.size(), " view functions for ",
               opt_.views, " views; give one per view or a single one");
@@ -207,12 +219,16 @@ class Loader {
 
   void make_batch(int64_t epoch, int64_t j, const std::vector<int64_t>& order, Batch& b) const {
     const int64_t n_used = opt_.drop_last ? (data_->n / opt_.batch_size) * opt_.batch_size : data_->n;
-    const int64_t begin = j * opt_.batch_size, end = std::min(begin + opt_.batch_size, n_used);
+    const int64_t first = j * opt_.batch_size, last = std::min(first + opt_.batch_size, n_used);
+    const dist::RowRange shard = dist::shard_rows(last - first, opt_.shard_rank, opt_.shard_count);
+    const int64_t begin = first + shard.begin, end = first + shard.end;
     const int64_t bs = end - begin;
     const int V = opt_.views, C = opt_.channels, S = opt_.size;
     const int64_t per = static_cast<int64_t>(C) * S * S;
     b.epoch = epoch;
     b.index = j;
+    b.all_indices.assign(order.begin() + first, order.begin() + last);
+    b.shard_begin = shard.begin;
     b.indices.assign(order.begin() + begin, order.begin() + end);
     b.labels.resize(static_cast<std::size_t>(bs));
     b.views.clear();

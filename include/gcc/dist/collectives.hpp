@@ -195,6 +195,31 @@ inline void broadcast_tensors(Communicator& comm, const std::vector<NamedTensor>
   }
 }
 
+// Every rank's tensors = their mean over the ranks, in ONE flattened all-reduce (the same list on every
+// rank), e.g. per-rank BatchNorm running statistics kept equal across the ranks.
+inline void average_tensors(Communicator& comm, const std::vector<NamedTensor>& tensors) {
+  const int64_t total = detail::check_same_tensors(comm, "average_tensors", tensors);
+  if (total == 0 || comm.size() == 1) return;
+  Tensor flat = Tensor::empty(Shape{total}, comm.device());  // [sum numel]
+  int64_t off = 0;
+  for (const NamedTensor& t : tensors) {
+    const int64_t n = t.tensor.numel();
+    flat.narrow0(off, off + n).copy_from(t.tensor.contiguous().view(Shape{n}));
+    off += n;
+  }
+  comm.all_reduce_sum(flat.data(), total);
+  const Tensor cpu = flat.to(Device::cpu());
+  float* p = cpu.data();
+  const float inv = 1.f / static_cast<float>(comm.size());
+  for (int64_t i = 0; i < total; ++i) p[i] *= inv;
+  off = 0;
+  for (const NamedTensor& t : tensors) {
+    const int64_t n = t.tensor.numel();
+    t.tensor.copy_from(cpu.narrow0(off, off + n).view(t.tensor.shape()));
+    off += n;
+  }
+}
+
 // Every rank's module = root's: parameters AND buffers (BatchNorm running statistics, counters), through
 // state_dict(). Call it once after building the model (same seed or not) so every rank starts equal.
 // A template so that this layer need not include nn/ (ModuleT: anything with state_dict()).

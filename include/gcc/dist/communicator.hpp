@@ -133,17 +133,35 @@ class SelfCommunicator final : public Communicator {
   }
 };
 
-// World size announced by an MPI launcher in the environment (Open MPI's mpirun: OMPI_COMM_WORLD_SIZE;
-// MPICH/Hydra, Intel MPI, Slurm's PMI: PMI_SIZE); 0 when this process was not started by one.
-inline int mpi_launcher_world_size() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+namespace detail {
+// The first of `vars` set to an integer in [min, 2^24), else -1.
+inline int launcher_env_int(std::initializer_list<const char*> vars, long min) {
+  for (const char* var : vars) {
     const char* v = std::getenv(var);
     if (v == nullptr || *v == '\0') continue;
     char* end = nullptr;
     const long n = std::strtol(v, &end, 10);
-    if (end != nullptr && *end == '\0' && n > 0 && n < (1L << 24)) return static_cast<int>(n);
+    if (end != nullptr && *end == '\0' && n >= min && n < (1L << 24)) return static_cast<int>(n);
   }
-  return 0;
+  return -1;
+}
+}  // namespace detail
+
+// World size announced by an MPI launcher in the environment (Open MPI's mpirun: OMPI_COMM_WORLD_SIZE;
+// MPICH/Hydra, Intel MPI, Slurm's PMI: PMI_SIZE); 0 when this process was not started by one.
+inline int mpi_launcher_world_size() {
+  const int n = detail::launcher_env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}, 1);
+  return n > 0 ? n : 0;
+}
+// This process's index among the ranks on its machine, and their count, as the launcher announces them
+// (Open MPI: OMPI_COMM_WORLD_LOCAL_RANK / _LOCAL_SIZE; MPICH/Hydra: MPI_LOCALRANKID / MPI_LOCALNRANKS;
+// Slurm: SLURM_LOCALID / SLURM_NTASKS_PER_NODE): the GPU a rank takes, the cores it shares. -1 / 0 unknown.
+inline int mpi_launcher_local_rank() {
+  return detail::launcher_env_int({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0);
+}
+inline int mpi_launcher_local_size() {
+  const int n = detail::launcher_env_int({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"}, 1);
+  return n > 0 ? n : 0;
 }
 // Whether an MPI launcher (mpirun, mpiexec, srun) started this process, even with -np 1: a CLI decides
 // with it between MpiCommunicator and SelfCommunicator (and, built without MPI, can say so).

@@ -73,17 +73,30 @@ class BatchNorm2d : public Layer {
       const float passes = group_sizes_.empty() ? 1.f : static_cast<float>(group_sizes_.size());
       GCC_DISPATCH(unary_forward, n.device(), UnaryOp::AddScalar, passes, n, n);
     }
-    if (group_sizes_.empty())
+    if (group_sizes_.empty() && sync_ == nullptr)
       return batchnorm2d(x, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
-    return batchnorm2d_grouped(x, group_sizes_, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_);
+    return batchnorm2d_grouped(x, group_sizes_, param(0), param(1), buffer(0), buffer(1), training(), momentum_, eps_,
+                               sync_);
   }
   // Rows per statistics group of the following training forwards (empty: the whole batch is one group).
   void set_group_sizes(std::vector<int64_t> sizes) { group_sizes_ = std::move(sizes); }
+  // Synchronised batch norm (BatchNormSync, gcc/dist/batchnorm_sync.hpp): training statistics over every
+  // process's rows; null (the default) = this process's rows only. `sync` must outlive the training steps.
+  void set_sync(BatchNormSync* sync) { sync_ = sync; }
+  BatchNormSync* sync() const { return sync_; }
 
  private:
   float eps_, momentum_;
   std::vector<int64_t> group_sizes_;
+  BatchNormSync* sync_ = nullptr;
 };
+
+// Sets (or, with null, clears) the BatchNormSync of every BatchNorm2d under `root`.
+inline void set_batchnorm_sync(Module& root, BatchNormSync* sync) {
+  root.for_each_module([&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) bn->set_sync(sync);
+  });
+}
 
 // While it lives, every BatchNorm2d under `root` treats its batch as consecutive groups of `sizes` rows,
 // each with its own batch statistics: one forward pass over concatenated views then computes what one

@@ -101,6 +101,7 @@ struct Config {
   std::string device = "cpu";         // cpu, cuda[:N] or auto (CUDA needs a program built with nvcc)
   int threads = 0;                    // compute threads (OpenMP/OpenBLAS); 0 = all cores
   bool batched_passes = true;         // a step's forward passes as one batch, BatchNorm per pass (same maths)
+  bool sync_batchnorm = false;        // several processes (mpirun): BatchNorm statistics over all ranks' rows
   int checkpoint_every = 1;           // write the resume checkpoint every N epochs (and at the end / Ctrl-C)
 
   // "resnet18-cifar" etc.: a short name takes -cifar for the 32/28-pixel datasets, else -stl (as the

@@ -286,6 +286,8 @@ inline const std::vector<ConfigField>& config_fields() {
       field("threads", &C::threads, "compute threads (OpenMP and OpenBLAS; 0 = all cores)", at_least(0)),
       field("batched_passes", &C::batched_passes, "run phase 2's five forward passes as one batch with BatchNorm "
             "statistics per pass: the same maths, fewer and larger convolutions (false: one pass each)"),
+      field("sync_batchnorm", &C::sync_batchnorm, "data-parallel runs (mpirun -np N): BatchNorm statistics over every "
+            "rank's rows of the global batch, the one-process maths (false: each rank's own shard, faster; CPU only)"),
       field("checkpoint_every", &C::checkpoint_every, "write the checkpoint every N epochs (always at the end and on "
             "Ctrl-C)", at_least(1)),
       // self-labelling

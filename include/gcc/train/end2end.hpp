@@ -7,7 +7,18 @@
 //   gcc::train::End2EndTrainer t(cfg, gcc::train::load_train_data(cfg));
 //   t.fit([](const gcc::train::EpochReport& r) { /* log, checkpoint */ });
 //   gcc::train::EvalResult e = t.evaluate();   // e.metrics.acc / nmi / ari
+//
+// Data parallelism (a dist::Communicator of N ranks, e.g. under mpirun): cfg.batch_size stays the GLOBAL
+// batch; every rank renders and forwards only its contiguous shard (dist::shard_rows) of each batch,
+// gathers the embeddings and logits (dist::all_gather0), computes the global RGC and AGC on the gathered
+// batch as one process does, backpropagates that loss / N and sums the weight gradients over the ranks
+// (dist::all_reduce_gradients). All ranks push the gathered embeddings into their feature memory, build
+// the same kNN graph (each computes it whole) and keep identical weights, optimiser and memory. BatchNorm
+// uses each rank's shard (default; the running statistics are averaged over the ranks after every step)
+// or, with sync_batchnorm, the statistics of the whole global batch (the one-process maths). With N = 1
+// (no communicator) nothing of this runs: the single-process trainer, unchanged.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -22,6 +33,8 @@
 #include "../core/finite.hpp"
 #include "../data/augment.hpp"
 #include "../data/loader.hpp"
+#include "../dist/batchnorm_sync.hpp"
+#include "../dist/collectives.hpp"
 #include "../eval/metrics.hpp"
 #include "../graph/feature_memory.hpp"
 #include "../graph/knn.hpp"
@@ -78,14 +91,18 @@ struct TrainerState {
 
 class End2EndTrainer {
  public:
-  End2EndTrainer(Config cfg, TrainData data)
-      : cfg_(std::move(cfg)), data_(std::move(data)), rng_(cfg_.seed), progress_(stderr) {
+  // `comm`: the job of a data-parallel run (every rank constructs its trainer with the same config and
+  // data; collective), null for one process. It must outlive the trainer. Rank 0's model is broadcast.
+  End2EndTrainer(Config cfg, TrainData data, dist::Communicator* comm = nullptr)
+      : cfg_(std::move(cfg)), data_(std::move(data)), comm_(comm ? comm : &self_), rng_(cfg_.seed),
+        progress_(comm_->rank() == 0 ? stderr : nullptr) {
     validate(cfg_);
     data_.validate();
     device_ = parse_device(cfg_.device);
     model_ = std::make_unique<nn::End2EndModel>(cfg_.model_config(), rng_);
     if (!device_.is_cpu()) model_->to(device_);
     model_->train();
+    if (distributed()) setup_data_parallel();
     opt_ = std::make_unique<SGD>(model_->named_parameters(), cfg_.lr, cfg_.momentum, cfg_.weight_decay);
     memory_ = std::make_unique<FeatureMemory>(data_.memory_rows, model_->config().embedding_dim, cfg_.memory_slots);
     GCC_CHECK(cfg_.num_clusters <= data_.phase2->n, "End2EndTrainer: num_clusters = ", cfg_.num_clusters,
@@ -112,13 +129,24 @@ class End2EndTrainer {
   Rng& rng() { return rng_; }
   const Rng& rng() const { return rng_; }
   ProgressLine& progress() { return progress_; }
+  dist::Communicator& communicator() { return *comm_; }
+  bool distributed() const { return comm_->size() > 1; }
   int next_epoch() const { return st_.next_epoch; }
   int64_t next_step() const { return st_.next_step; }
   bool finished() const { return st_.next_epoch >= cfg_.epochs; }
   bool has_graph() const { return !st_.neighbours.empty(); }
   const TrainerState& state() const { return st_; }
   // Writes the first step of each phase into `dir` (train/step_dump.hpp) for an independent check.
-  void dump_first_steps(const std::string& dir) { dump_ = StepDump(dir, cfg_, data_.phase1_source); }
+  void dump_first_steps(const std::string& dir) {
+    GCC_CHECK(!distributed(), "End2EndTrainer::dump_first_steps: the step dump holds the whole batch's views; "
+              "run it in one process (without mpirun)");
+    dump_ = StepDump(dir, cfg_, data_.phase1_source);
+  }
+  // Every rank's model (weights and BatchNorm statistics) = rank 0's; collective. The constructor does it,
+  // and load_end2end_checkpoint after a resume. Nothing with one process.
+  void broadcast_model() {
+    if (distributed()) dist::broadcast_module(*comm_, *model_);
+  }
   // Restores the state of a checkpoint (the model and optimiser are restored by the caller).
   void set_state(TrainerState s) {
     GCC_CHECK(s.next_epoch >= 0 && s.next_step >= 0, "End2EndTrainer::set_state: bad position (epoch ",
@@ -135,10 +163,11 @@ class End2EndTrainer {
     loader_.reset();  // no worker may read the neighbour lists while they change
     st_ = std::move(s);
   }
-  // Stop after the current step when *flag becomes true (e.g. set from a SIGINT handler).
+  // Stop after the current step when *flag becomes true (e.g. set from a SIGINT handler). Data-parallel,
+  // the ranks agree after every step (a flag set on any rank stops all of them after the same step).
   void set_stop_flag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
-  // Where progress bars and epoch lines go (null = silent).
-  void set_progress_output(FILE* out) { progress_.set_output(out); }
+  // Where progress bars and epoch lines go (null = silent); rank 0's only in a data-parallel run.
+  void set_progress_output(FILE* out) { progress_.set_output(comm_->rank() == 0 ? out : nullptr); }
   float lr_at(int epoch) const {
     return cfg_.cosine ? cosine_lr(cfg_.lr, epoch, cfg_.epochs, cfg_.lr_decay_rate) : cfg_.lr;
   }
@@ -146,7 +175,7 @@ class End2EndTrainer {
   // ---- training ------------------------------------------------------------------------------
   // Runs epochs until the end (or a stop request), calling on_epoch after each (also a stopped one).
   void fit(const std::function<void(const EpochReport&)>& on_epoch = nullptr) {
-    fit_epochs<End2EndTrainer, EpochReport>(*this, stop_flag_, on_epoch);
+    fit_epochs<End2EndTrainer, EpochReport>(*this, stop_flag(), on_epoch);
   }
 
   // Trains epoch next_epoch() from step next_step(); then refreshes the graph and evaluates when the
@@ -166,8 +195,10 @@ class End2EndTrainer {
     model_->train();
     Loader& loader = loader_for(phase);
     LossTerms sum;
-    const EpochSteps run = run_epoch_steps(loader, e, st_.next_step, stop_flag_, [&](const Batch& b, int64_t step, auto elapsed) {
+    agreed_stop_.store(false);
+    const EpochSteps run = run_epoch_steps(loader, e, st_.next_step, stop_flag(), [&](const Batch& b, int64_t step, auto elapsed) {
       const LossTerms t = phase == 1 ? step_phase1(b, e, step) : step_phase2(b, e, step);
+      agree_on_stop();
       st_.next_step = step + 1;
       ++st_.global_step;
       sum.loss += t.loss;
@@ -176,8 +207,8 @@ class End2EndTrainer {
       sum.agc_consistency += t.agc_consistency;
       sum.agc_entropy += t.agc_entropy;
       ++rep.steps;
-      rep.samples += b.size();
-      rep.images += b.size() * (phase == 1 ? 2 : 6);
+      rep.samples += b.global_size();
+      rep.images += b.global_size() * (phase == 1 ? 2 : 6);
       const double dt = elapsed();
       progress_.bar(step + 1 == loader.batches_per_epoch(), "epoch %d/%d [phase %d] step %lld/%lld  loss %.4f (rgc %.4f "
                     "agc %.4f)  lr %.4g  %.0f img/s", e + 1, cfg_.epochs, phase, static_cast<long long>(step + 1),
@@ -251,12 +282,45 @@ class End2EndTrainer {
   EvalResult evaluate(int epoch = -1) {
     EvalOptions o = eval_options(cfg_);
     o.progress = &progress_;
+    if (distributed()) o.comm = comm_;
     EvalResult r = evaluate_model(*model_, *data_.eval, o);
     r.epoch = epoch;
     return r;
   }
 
  private:
+  // The stop flag the step loops read: the caller's, or (data-parallel) the ranks' agreed one.
+  const std::atomic<bool>* stop_flag() const { return distributed() ? &agreed_stop_ : stop_flag_; }
+  // Data-parallel: after every step the ranks sum their stop requests, so all stop after the same step.
+  void agree_on_stop() {
+    if (!distributed()) return;
+    const std::vector<int64_t> asked = comm_->all_gather_value(stop_flag_ != nullptr && stop_flag_->load() ? 1 : 0);
+    agreed_stop_.store(std::find(asked.begin(), asked.end(), int64_t{1}) != asked.end());  // host memory, any backend
+  }
+
+  // Rank 0's model on every rank, synchronised BatchNorm when asked, and a check that every batch gives
+  // every rank at least one image.
+  void setup_data_parallel() {
+    const int n = comm_->size();
+    GCC_CHECK(comm_->device() == device_, "End2EndTrainer: the '", comm_->backend(), "' communicator moves ",
+              comm_->device().str(), " memory but the model is on ", device_.str(), "; with MPI train on the CPU "
+              "(device: cpu), on GPUs use the NCCL communicator");
+    for (const ImageDataset* d : {data_.phase1.get(), data_.phase2.get()}) {
+      const int64_t B = cfg_.batch_size, total = d->n;
+      const int64_t smallest = total < B ? total : (cfg_.drop_last || total % B == 0 ? B : total % B);
+      GCC_CHECK(smallest >= n, "End2EndTrainer: with ", n, " ranks every batch needs at least ", n, " images (one per "
+                "rank), but the ", total, " images of '", d->name, "' in batches of ", B, " leave a last batch of ",
+                smallest, "; set drop_last: true, or a batch_size that leaves a larger remainder, or fewer ranks");
+    }
+    broadcast_model();
+    if (cfg_.sync_batchnorm) {
+      bn_sync_ = std::make_unique<dist::BatchNormCommSync>(*comm_);
+      nn::set_batchnorm_sync(*model_, bn_sync_.get());
+    }
+  }
+
+  // Every rank's rows of t in rank order: the global batch's (differentiable); t itself with one process.
+  Tensor gather(const Tensor& t) { return distributed() ? dist::all_gather0(*comm_, t) : t; }
 
   Loader& loader_for(int phase) {
     if (loader_ && loader_phase_ == phase) return *loader_;
@@ -271,6 +335,8 @@ class End2EndTrainer {
     o.drop_last = cfg_.drop_last;
     o.seed = cfg_.seed;
     o.threads = cfg_.loader_threads;
+    o.shard_rank = comm_->rank();  // data-parallel: this rank's rows of every batch
+    o.shard_count = comm_->size();
     const data::SimclrView view(cfg_.simclr_params());
     ImageSelector select = nullptr;
     if (phase == 2) {
@@ -292,8 +358,8 @@ class End2EndTrainer {
 
   std::vector<int64_t> memory_ids(const Batch& b, int phase) const {
     const std::vector<int64_t>& ids = phase == 1 ? data_.phase1_ids : data_.phase2_ids;
-    std::vector<int64_t> out(b.indices.size());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = ids[static_cast<std::size_t>(b.indices[i])];
+    std::vector<int64_t> out(b.all_indices.size());  // the whole batch: every rank pushes the gathered rows
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = ids[static_cast<std::size_t>(b.all_indices[i])];
     return out;
   }
 
@@ -310,11 +376,25 @@ class End2EndTrainer {
     throw TrainingDiverged(msg, e, step);
   }
 
-  // Applies one step: backward of loss, SGD update, memory push.
+  // Applies one step: backward of loss, SGD update, memory push. Data-parallel: every rank computed the
+  // global loss from the gathered batch, so each backpropagates loss / N (all_gather0's backward sums the
+  // ranks' shares: each rank's rows get the whole gradient), the weight gradients are summed over the
+  // ranks, and per-rank BatchNorm statistics are averaged; z2 [B, D] is the gathered batch's.
   void apply(const Tensor& loss, const std::vector<int64_t>& ids, const Tensor& z2) {
     opt_->zero_grad();
-    loss.backward();
+    if (distributed()) {
+      mul_scalar(loss, 1.f / static_cast<float>(comm_->size())).backward();
+      dist::all_reduce_gradients(*comm_, model_->named_parameters());
+    } else {
+      loss.backward();
+    }
     opt_->step();
+    if (distributed() && !bn_sync_) {
+      std::vector<NamedTensor> stats;
+      for (const NamedTensor& t : model_->named_buffers())
+        if (t.name.find("running_") != std::string::npos) stats.push_back(t);
+      dist::average_tensors(*comm_, stats);
+    }
     memory_->push(ids, z2);
   }
 
@@ -328,7 +408,7 @@ class End2EndTrainer {
   }
 
   LossTerms step_phase1(const Batch& b, int e, int64_t step) {
-    const int64_t m = b.size();
+    const int64_t m = b.size();  // this rank's rows (the whole batch with one process)
     Tensor x;
     {
       NoGrad ng;
@@ -336,7 +416,7 @@ class End2EndTrainer {
     }
     dump_.save_model_before(1, *model_);
     nn::End2EndOutput out = model_->forward(x);
-    const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
+    const Tensor z = gather(slice0(out.embedding, 0, m)), z2 = gather(slice0(out.embedding, m, 2 * m));  // [B, D]
     const Tensor rgc = rgc_loss(z, z2, cfg_.temperature);
     Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
     LossTerms t;
@@ -344,7 +424,7 @@ class End2EndTrainer {
     if (cfg_.phase1_agc)
       for (int h = 0; h < cfg_.nheads; ++h) {
         const Tensor& logits = out.logits[static_cast<std::size_t>(h)];
-        add_agc(loss, t, slice0(logits, 0, m), slice0(logits, m, 2 * m));
+        add_agc(loss, t, gather(slice0(logits, 0, m)), gather(slice0(logits, m, 2 * m)));
       }
     t.loss = loss.item();
     dump_.save_step(1, {b.views[0], b.views[1]}, nullptr, t.loss, t.rgc, t.agc, t.agc_consistency, t.agc_entropy, e,
@@ -355,14 +435,15 @@ class End2EndTrainer {
   }
 
   LossTerms step_phase2(const Batch& b, int e, int64_t step) {
-    const int64_t m = b.size(), k = st_.neighbour_k;
-    std::array<Tensor, 3> w;
+    const int64_t m = b.size(), k = st_.neighbour_k;  // m: this rank's rows (the whole batch with one process)
+    const int64_t mb = b.global_size();               // B: the whole batch, on which the losses are computed
+    std::array<Tensor, 3> w;                          // 3 x [B]
     {
       NoGrad ng;
       for (int j = 0; j < 3; ++j) {
-        Tensor wj = Tensor::empty(Shape{m});
-        for (int64_t i = 0; i < m; ++i) {
-          const int64_t anchor = b.indices[static_cast<std::size_t>(i)];
+        Tensor wj = Tensor::empty(Shape{mb});
+        for (int64_t i = 0; i < mb; ++i) {
+          const int64_t anchor = b.all_indices[static_cast<std::size_t>(i)];
           const int64_t nb = st_.neighbours[static_cast<std::size_t>(anchor * k + std::min<int64_t>(j, k - 1))];
           wj.data()[i] = st_.node_weights[static_cast<std::size_t>(nb)];
         }
@@ -391,13 +472,15 @@ class End2EndTrainer {
         v[static_cast<std::size_t>(j)] = model_->forward(input(2 + j, 3 + j)).embedding;
       ou = model_->forward(input(5, 6));
     }
-    const Tensor z = slice0(out.embedding, 0, m), z2 = slice0(out.embedding, m, 2 * m);
+    const Tensor z = gather(slice0(out.embedding, 0, m)), z2 = gather(slice0(out.embedding, m, 2 * m));  // [B, D]
+    for (Tensor& vj : v) vj = gather(vj);
     const Tensor rgc = rgc_loss(z, z2, v, w, cfg_.temperature);
     Tensor loss = mul_scalar(rgc, cfg_.rgc_weight);
     LossTerms t;
     t.rgc = rgc.item();
     for (int h = 0; h < cfg_.nheads; ++h)
-      add_agc(loss, t, slice0(out.logits[static_cast<std::size_t>(h)], 0, m), ou.logits[static_cast<std::size_t>(h)]);
+      add_agc(loss, t, gather(slice0(out.logits[static_cast<std::size_t>(h)], 0, m)),
+              gather(ou.logits[static_cast<std::size_t>(h)]));
     t.loss = loss.item();
     dump_.save_step(2, std::vector<Tensor>(b.views.begin(), b.views.begin() + 6), &w, t.loss, t.rgc, t.agc,
                     t.agc_consistency, t.agc_entropy, e, step);
@@ -425,6 +508,10 @@ class End2EndTrainer {
 
   Config cfg_;
   TrainData data_;
+  dist::SelfCommunicator self_;  // the job when no communicator is given: one process
+  dist::Communicator* comm_;
+  std::unique_ptr<dist::BatchNormCommSync> bn_sync_;  // sync_batchnorm with several ranks
+  std::atomic<bool> agreed_stop_{false};
   Rng rng_;
   Device device_;
   std::unique_ptr<nn::End2EndModel> model_;

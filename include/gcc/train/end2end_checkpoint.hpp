@@ -2,7 +2,9 @@
 // with the weights under the release's names, SGD momentum, the RNG, the feature memory, the neighbour
 // lists and node weights, the position (epoch, step), the label-selected best figures and the config --
 // everything a resumed run needs to continue bit-identically on the CPU (the loader reseeds every sample
-// from (seed, epoch, index), so the data side needs no state).
+// from (seed, epoch, index), so the data side needs no state). The state counts global batches, whatever
+// the number of ranks: a checkpoint of a data-parallel run resumes in one process and vice versa (every
+// rank loads it; rank 0 alone writes it).
 #pragma once
 #include <string>
 
@@ -72,6 +74,7 @@ inline void load_end2end_checkpoint(const io::Checkpoint& ck, End2EndTrainer& t)
   ck.load_feature_memory(t.memory());
   t.rng().set_state(ck.rng("main"));
   t.set_state(std::move(s));
+  t.broadcast_model();  // data-parallel: every rank read the file; rank 0's model is the one kept
 }
 inline void load_end2end_checkpoint(const std::string& path, End2EndTrainer& t) {
   load_end2end_checkpoint(io::Checkpoint::load(path), t);

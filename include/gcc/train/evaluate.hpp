@@ -17,6 +17,7 @@
 #include "../core/device.hpp"
 #include "../data/augment.hpp"
 #include "../data/loader.hpp"
+#include "../dist/communicator.hpp"
 #include "../eval/confusion.hpp"
 #include "../eval/metrics.hpp"
 #include "../graph/knn.hpp"
@@ -83,6 +84,9 @@ struct EvalOptions {
   int knn_k = 5;
   Device device = Device::cpu();
   ProgressLine* progress = nullptr;  // "evaluating i/N" bar (null: silent)
+  // Data-parallel (collective; null: one process): each rank forwards its shard of every batch, the
+  // outputs are gathered, and every rank returns the whole result.
+  dist::Communicator* comm = nullptr;
 };
 
 inline EvalOptions eval_options(const Config& cfg) {
@@ -131,6 +135,11 @@ inline void model_outputs(nn::End2EndModel& model, const ImageDataset& ev, const
   lo.size = o.view.crop;
   lo.shuffle = false;
   lo.threads = o.threads;
+  const bool sharded = o.comm != nullptr && o.comm->size() > 1;
+  if (sharded) {
+    lo.shard_rank = o.comm->rank();
+    lo.shard_count = o.comm->size();
+  }
   Loader loader(ev, ViewFn(view), lo);
   std::unique_ptr<ContrastiveHead> head = o.embeddings ? std::make_unique<ContrastiveHead>(model) : nullptr;
   const bool was_training = model.training();
@@ -141,20 +150,43 @@ inline void model_outputs(nn::End2EndModel& model, const ImageDataset& ev, const
     Batch b;
     int64_t done = 0;
     while (loader.next(b)) {
-      const Tensor h = model.features(o.device.is_cpu() ? b.views[0] : b.views[0].to(o.device));
-      const Tensor p = softmax(model.head(o.head).forward(h), 1).to(Device::cpu()).contiguous();
-      const Tensor z = head ? head->embed(h).to(Device::cpu()).contiguous() : Tensor();
-      const Tensor hc = backbone_features ? h.to(Device::cpu()).contiguous() : Tensor();
-      if (backbone_features && (!backbone_features->defined() || backbone_features->size(1) != h.size(1)))
-        *backbone_features = Tensor::empty(Shape{ev.n, h.size(1)});
-      for (int64_t i = 0; i < b.size(); ++i) {
-        const int64_t row = b.indices[static_cast<std::size_t>(i)];
+      Tensor p, z, hc;  // [b, K], [b, D], [b, F] on the CPU
+      if (b.size() > 0) {
+        const Tensor h = model.features(o.device.is_cpu() ? b.views[0] : b.views[0].to(o.device));
+        p = softmax(model.head(o.head).forward(h), 1).to(Device::cpu()).contiguous();
+        z = head ? head->embed(h).to(Device::cpu()).contiguous() : Tensor();
+        hc = backbone_features ? h.to(Device::cpu()).contiguous() : Tensor();
+      } else {  // a rank's empty shard of a small last batch
+        p = Tensor::empty(Shape{0, model.config().num_clusters});
+        if (head) z = Tensor::empty(Shape{0, model.config().embedding_dim});
+        if (backbone_features) hc = Tensor::empty(Shape{0, model.backbone().feature_dim()});
+      }
+      Tensor lab = Tensor::empty(Shape{b.size(), 1});  // [b, 1] labels as floats (exact below 2^24)
+      for (int64_t i = 0; i < b.size(); ++i) lab.data()[i] = static_cast<float>(b.labels[static_cast<std::size_t>(i)]);
+      if (sharded) {  // every rank's rows, in batch order
+        const std::vector<int64_t> rows = o.comm->all_gather_value(b.size());
+        auto gather = [&](Tensor& t) {  // through the communicator's memory (host for MPI, the GPU for NCCL)
+          const Device cd = o.comm->device();
+          const Tensor mine = t.to(cd).contiguous();                      // [b, C]
+          Tensor all = Tensor::empty(Shape{b.global_size(), t.size(1)}, cd);  // [B, C]
+          o.comm->all_gather_rows(mine.data(), all.data(), rows, t.size(1));
+          t = all.to(Device::cpu()).contiguous();
+        };
+        gather(p);
+        gather(lab);
+        if (head) gather(z);
+        if (backbone_features) gather(hc);
+      }
+      if (backbone_features && (!backbone_features->defined() || backbone_features->size(1) != hc.size(1)))
+        *backbone_features = Tensor::empty(Shape{ev.n, hc.size(1)});
+      for (int64_t i = 0; i < b.global_size(); ++i) {
+        const int64_t row = b.all_indices[static_cast<std::size_t>(i)];
         copy_row(p, i, r.probabilities, row);
         if (head) copy_row(z, i, r.embeddings, row);
         if (backbone_features) copy_row(hc, i, *backbone_features, row);
-        r.labels[static_cast<std::size_t>(row)] = b.labels[static_cast<std::size_t>(i)];
+        r.labels[static_cast<std::size_t>(row)] = static_cast<int>(lab.data()[i]);
       }
-      done += b.size();
+      done += b.global_size();
       if (o.progress)
         o.progress->bar(done == ev.n, "evaluating %lld/%lld", static_cast<long long>(done), static_cast<long long>(ev.n));
     }
