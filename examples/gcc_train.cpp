@@ -16,9 +16,7 @@
 
 #include "gcc/dist/communicator.hpp"
 #include "gcc/dist/guard.hpp"
-#ifdef GCC_WITH_MPI
-#include "gcc/dist/mpi.hpp"
-#endif
+#include "gcc/dist/mpi.hpp"  // JobWorld (MPI itself only in a GCC_WITH_MPI build)
 #if defined(__CUDACC__) && defined(GCC_WITH_NCCL)  // gcc_train_cuda built with MPI and NCCL
 #include "gcc/dist/nccl.cuh"
 #endif
@@ -271,23 +269,8 @@ int train_main(int argc, char** argv, gcc::dist::Communicator& world) {
 // restarted the program), else a SelfCommunicator. A rank's exception stops the whole job with
 // "rank R of N: message" (run_rank_guarded); with one process it reaches run_cli's report as usual.
 int run_main(int argc, char** argv) {
-#ifdef GCC_WITH_MPI
-  std::unique_ptr<gcc::dist::MpiSession> session;  // declared first: finalised after the communicator
-#endif
-  std::unique_ptr<gcc::dist::Communicator> world;
-  if (gcc::dist::launched_by_mpirun()) {
-#ifdef GCC_WITH_MPI
-    session = std::make_unique<gcc::dist::MpiSession>(&argc, &argv);
-    world = std::make_unique<gcc::dist::MpiCommunicator>();
-#else
-    GCC_FAIL("started by an MPI launcher (", gcc::dist::mpi_launcher_world_size(), " processes) but built without "
-             "MPI: every process would train alone. Configure with -DGCC_WITH_MPI=ON (Debian: apt-get install "
-             "openmpi-bin libopenmpi-dev) and build again, or run gcc_train without mpirun");
-#endif
-  } else {
-    world = std::make_unique<gcc::dist::SelfCommunicator>();
-  }
-  return gcc::dist::run_rank_guarded(*world, [&] { return train_main(argc, argv, *world); });
+  gcc::dist::JobWorld world(&argc, &argv, "gcc_train");
+  return gcc::dist::run_rank_guarded(world.comm(), [&] { return train_main(argc, argv, world.comm()); });
 }
 
 }  // namespace

@@ -11,9 +11,7 @@
 
 #include "gcc/dist/communicator.hpp"
 #include "gcc/dist/guard.hpp"
-#ifdef GCC_WITH_MPI
-#include "gcc/dist/mpi.hpp"
-#endif
+#include "gcc/dist/mpi.hpp"  // JobWorld (MPI itself only in a GCC_WITH_MPI build)
 
 int main(int argc, char** argv) {
   int steps = 5, fail_rank = -1, fail_step = -1;
@@ -31,22 +29,8 @@ int main(int argc, char** argv) {
     }
   }
   try {
-#ifdef GCC_WITH_MPI
-    std::unique_ptr<gcc::dist::MpiSession> session;
-#endif
-    std::unique_ptr<gcc::dist::Communicator> world;
-    if (gcc::dist::launched_by_mpirun()) {
-#ifdef GCC_WITH_MPI
-      session = std::make_unique<gcc::dist::MpiSession>(&argc, &argv);
-      world = std::make_unique<gcc::dist::MpiCommunicator>();
-#else
-      std::fprintf(stderr, "gcc_dist_fail: started by an MPI launcher but built without MPI\n");
-      return 2;
-#endif
-    } else {
-      world = std::make_unique<gcc::dist::SelfCommunicator>();
-    }
-    gcc::dist::Communicator& comm = *world;
+    gcc::dist::JobWorld world(&argc, &argv, "gcc_dist_fail");
+    gcc::dist::Communicator& comm = world.comm();
     const double sum = gcc::dist::run_rank_guarded(comm, [&] {
       double total = 0;
       for (int step = 1; step <= steps; ++step) {

@@ -34,9 +34,7 @@
 #include "gcc/train/end2end.hpp"
 #include "gcc/train/end2end_checkpoint.hpp"
 #include "gcc/train/presets.hpp"
-#ifdef GCC_WITH_MPI
-#include "gcc/dist/mpi.hpp"
-#endif
+#include "gcc/dist/mpi.hpp"  // JobWorld (MPI itself only in a GCC_WITH_MPI build)
 
 namespace {
 
@@ -275,21 +273,8 @@ int main(int argc, char** argv) {
   try {
     if (!a.compare_a.empty()) return compare(a);
     GCC_CHECK(!a.out.empty(), "gcc_dist_train: --out FILE is required");
-#ifdef GCC_WITH_MPI
-    std::unique_ptr<gcc::dist::MpiSession> session;  // declared first: finalised after the communicator
-#endif
-    std::unique_ptr<gcc::dist::Communicator> world;
-    if (gcc::dist::launched_by_mpirun()) {
-#ifdef GCC_WITH_MPI
-      session = std::make_unique<gcc::dist::MpiSession>(&argc, &argv);
-      world = std::make_unique<gcc::dist::MpiCommunicator>();
-#else
-      GCC_FAIL("gcc_dist_train: started by an MPI launcher but built without MPI (GCC_WITH_MPI=OFF)");
-#endif
-    } else {
-      world = std::make_unique<gcc::dist::SelfCommunicator>();
-    }
-    gcc::dist::Communicator& comm = *world;
+    gcc::dist::JobWorld world(&argc, &argv, "gcc_dist_train");
+    gcc::dist::Communicator& comm = world.comm();
     return gcc::dist::run_rank_guarded(comm, [&] { return train(a, comm); });
   } catch (const std::exception& e) {  // one process: run_rank_guarded rethrows
     std::fprintf(stderr, "gcc_dist_train: %s\n", e.what());

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -237,3 +238,44 @@ class MpiCommunicator {
 }  // namespace gcc
 
 #endif
+
+namespace gcc {
+namespace dist {
+
+// The communicator of this process's job: an MpiCommunicator over every rank when an MPI launcher
+// started the program (MPI is initialised here and finalised when the JobWorld dies), else a
+// SelfCommunicator. Launched by mpirun in a build without GCC_WITH_MPI, it throws: every process would
+// otherwise run alone. `program` names the caller in that message.
+class JobWorld {
+ public:
+  JobWorld(int* argc, char*** argv, const char* program) {
+    if (!launched_by_mpirun()) {
+      comm_ = std::make_unique<SelfCommunicator>();
+      return;
+    }
+#ifdef GCC_WITH_MPI
+    (void)program;
+    session_ = std::make_unique<MpiSession>(argc, argv);
+    comm_ = std::make_unique<MpiCommunicator>();
+#else
+    (void)argc;
+    (void)argv;
+    GCC_FAIL(program, ": started by an MPI launcher (", mpi_launcher_world_size(), " processes) but built without "
+             "MPI: every process would run alone. Configure with -DGCC_WITH_MPI=ON (Debian: apt-get install "
+             "openmpi-bin libopenmpi-dev) and build again, or run it without mpirun");
+#endif
+  }
+  ~JobWorld() { comm_.reset(); }  // the communicator before MPI_Finalize
+  JobWorld(const JobWorld&) = delete;
+  JobWorld& operator=(const JobWorld&) = delete;
+  Communicator& comm() { return *comm_; }
+
+ private:
+#ifdef GCC_WITH_MPI
+  std::unique_ptr<MpiSession> session_;
+#endif
+  std::unique_ptr<Communicator> comm_;
+};
+
+}  // namespace dist
+}  // namespace gcc
