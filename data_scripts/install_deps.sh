@@ -9,7 +9,7 @@ case "${1:-}" in
   -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
 esac
 # clang-14, libclang-rt-14-dev (libFuzzer, sanitizer runtimes), libomp-14-dev: the fuzz targets (tests/fuzz)
-# libdnnl-dev: oneDNN, the CPU convolutions (optional in CMake; ~3x faster CPU training)
+# libdnnl-dev: oneDNN, the CPU convolutions (optional in CMake; ~2x faster CPU training steps)
 # openmpi-bin, libopenmpi-dev: data-parallel training over MPI (gcc::dist_mpi, ctest dist_mpi)
 pkgs="cmake make g++ libopenblas-openmp-dev doctest-dev libstb-dev libyaml-cpp-dev zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist zip unzip
 clang-14 libclang-rt-14-dev libomp-14-dev openmpi-bin libopenmpi-dev libdnnl-dev"

@@ -1,6 +1,6 @@
 // CPU convolutions on oneDNN (Debian's libdnnl-dev: the library PyTorch's own CPU convolutions run on).
 // Its JIT kernels work on channel-blocked layouts with AVX-512 / AVX2 chosen for the CPU at run time;
-// on 2 Zen 4 cores they run a GCC step's convolutions ~3x faster than im2col + OpenBLAS. Our tensors stay
+// on a 2-core AVX-512 VM a full GCC step runs 1.8-2.0x faster than on im2col + OpenBLAS. Our tensors stay
 // NCHW: each call reorders the operands into the layouts the primitive asks for and the result back,
 // as PyTorch does for its plain tensors. Used by cpu::conv2d_* (ops/conv.hpp) when the build defines
 // GCC_WITH_DNNL and cpu_conv_backend() is Dnnl; the im2col path stays the reference the tests compare with.
